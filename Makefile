@@ -1,0 +1,48 @@
+# Everyday commands. `make help` lists them. Every target sets up .venv first if needed.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch and torchvision are pinned to a pair that imports together; override on the command
+# line (make setup TORCH="torch torchvision") to take whatever pip picks for your machine.
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+PYTEST_ARGS ?=
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: help setup lab build check offline-data test test-fast grade clean
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml $(BIN)/python
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+setup: $(VENV)/.installed  ## create .venv with the course, Jupyter, nbgrader and the test tools
+
+lab: setup  ## start JupyterLab on the student notebooks
+	$(BIN)/jupyter lab --notebook-dir=. course/01_mnist.ipynb
+
+build: setup  ## regenerate course/, vaecourse/reference/ and the README table from solutions/
+	$(BIN)/python -m vaecourse.build
+
+check: setup  ## fail if course/ is stale (someone edited a master without `make build`)
+	$(BIN)/python -m vaecourse.build --check
+
+offline-data: setup  ## write the offline MNIST set (5,000 real digits) into data/
+	$(BIN)/python -m vaecourse.offline_mnist data
+
+test: setup  ## run every test (offline, about 20 minutes on 2 cores)
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
+
+test-fast: setup  ## the unit tests only (no notebook runs, about a minute)
+	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
+
+clean:  ## remove caches and build leftovers (keeps .venv and data/)
+	rm -rf .pytest_cache build *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

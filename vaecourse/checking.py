@@ -1,0 +1,100 @@
+"""Checks that teach: compare a student's answer with what is expected and say why it differs.
+
+Every failure names the exercise, what was expected, what came, and the likely cause:
+    Exercise 4.2 kl_divergence: expected shape (8,), got () - return one value per image;
+    do not sum over the batch
+Messages are raised as CheckFailed (an AssertionError, so nbgrader marks the test failed)
+and nothing here writes to stderr: nbgrader scores a test cell that does as 0.
+The build copies this module into each student notebook.
+"""
+import math
+
+import torch
+
+
+class CheckFailed(AssertionError):
+    """A check failed; the message is written for the student."""
+
+    def __str__(self) -> str:  # keep the message on its own, without a repr of args
+        return self.args[0] if self.args else ""
+
+
+def fail(exercise: str, expected, got, cause: str) -> None:
+    """Raise the standard message: what was expected, what came, the likely cause."""
+    raise CheckFailed(f"{exercise}: expected {expected}, got {got} - {cause}")
+
+
+def describe(value) -> str:
+    """A short description of a value for a message: type, shape and dtype for tensors."""
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def expect_tensor(exercise: str, value, cause: str = "return a torch.Tensor") -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        fail(exercise, "a torch.Tensor", describe(value), cause)
+    return value
+
+
+def expect_shape(exercise: str, tensor, shape, cause: str) -> None:
+    expect_tensor(exercise, tensor)
+    if tuple(tensor.shape) != tuple(shape):
+        fail(exercise, f"shape {tuple(shape)}", tuple(tensor.shape), cause)
+
+
+def expect_dtype(exercise: str, tensor, dtype: torch.dtype, cause: str) -> None:
+    expect_tensor(exercise, tensor)
+    if tensor.dtype != dtype:
+        fail(exercise, f"dtype {dtype}", tensor.dtype, cause)
+
+
+def expect_finite(exercise: str, tensor, cause: str) -> None:
+    expect_tensor(exercise, tensor)
+    if not torch.isfinite(tensor).all():
+        bad = int((~torch.isfinite(tensor)).sum())
+        fail(exercise, "finite values", f"{bad} NaN or infinite entries", cause)
+
+
+def expect_close(exercise: str, got, expected, cause: str, atol: float = 1e-5, rtol: float = 1e-4) -> None:
+    """Values agree within atol + rtol * |expected|; the message shows the worst entry."""
+    got_t = torch.as_tensor(got).detach().double().cpu()
+    expected_t = torch.as_tensor(expected).detach().double().cpu()
+    if got_t.shape != expected_t.shape:
+        fail(exercise, f"shape {tuple(expected_t.shape)}", tuple(got_t.shape), cause)
+    if torch.equal(got_t, expected_t):
+        return
+    diff = (got_t - expected_t).abs()
+    allowed = atol + rtol * expected_t.abs()
+    nan_mismatch = torch.isnan(got_t) != torch.isnan(expected_t)
+    bad = (diff > allowed) | nan_mismatch
+    if bad.any():
+        worst = int(torch.nan_to_num(diff, nan=math.inf).flatten().argmax())
+        where = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), got_t.shape)) if got_t.dim() else ()
+        at = f" at index {where}" if where else ""
+        fail(
+            exercise,
+            f"{expected_t.flatten()[worst].item():.6g}{at}",
+            f"{got_t.flatten()[worst].item():.6g} ({int(bad.sum())} of {bad.numel()} values differ, "
+            f"max abs difference {diff.max().item():.3g}, tolerance {atol:g} + {rtol:g}*|expected|)",
+            cause,
+        )
+
+
+def expect_equal(exercise: str, got, expected, cause: str) -> None:
+    if isinstance(expected, torch.Tensor) or isinstance(got, torch.Tensor):
+        got_t, expected_t = torch.as_tensor(got).cpu(), torch.as_tensor(expected).cpu()
+        if got_t.shape != expected_t.shape:
+            fail(exercise, f"shape {tuple(expected_t.shape)}", tuple(got_t.shape), cause)
+        if not torch.equal(got_t, expected_t.to(got_t.dtype)):
+            fail(exercise, expected_t.tolist(), got_t.tolist(), cause)
+    elif got != expected:
+        fail(exercise, repr(expected), describe(got), cause)
+
+
+def passed(exercise: str, what: str) -> None:
+    """Tell the student what was just confirmed."""
+    print(f"\u2713 {exercise}: {what}")

@@ -1,0 +1,1 @@
+"""Solutions exported from the master notebooks by `make build`; do not edit."""
