@@ -15,6 +15,7 @@ import torch
 # Environment variables a user may set (named in the README).
 QUICK_ENV = "VAE_COURSE_QUICK"  # "1": a small subset and one short epoch
 DATA_ENV = "VAE_COURSE_DATA"  # where MNIST lives (default: data/ beside the course)
+CHECKPOINT_ENV = "VAE_COURSE_CHECKPOINTS"  # where trained models go (default: checkpoints/ beside the data)
 SEED = 0
 
 
@@ -58,6 +59,17 @@ def default_data_dir() -> Path:
     return (root if root is not None else Path.cwd()) / "data"
 
 
+def default_checkpoint_dir(data_dir: Path | None = None) -> Path:
+    """$VAE_COURSE_CHECKPOINTS, else checkpoints/ beside the data folder (gitignored).
+
+    Beside DATA_DIR, so that /content/data on Colab gives /content/checkpoints and
+    data/ beside the course gives checkpoints/ there.
+    """
+    if os.environ.get(CHECKPOINT_ENV):
+        return Path(os.environ[CHECKPOINT_ENV]).expanduser()
+    return Path(data_dir or default_data_dir()).parent / "checkpoints"
+
+
 def seed_everything(seed: int = SEED) -> None:
     """Seed Python, NumPy and PyTorch so that a rerun gives the same numbers."""
     random.seed(seed)
@@ -91,3 +103,4 @@ def describe_runtime(device: torch.device, quick: bool) -> str:
 QUICK = is_quick_mode()
 device = pick_device()
 DATA_DIR = default_data_dir()
+CHECKPOINT_DIR = default_checkpoint_dir(DATA_DIR)
