@@ -1,0 +1,173 @@
+"""The instructor's grading command: `python -m vaecourse.grade COMMAND` (README: "For instructors").
+
+    release   [NB ...]                     masters -> autograder/source, release/ and the gradebook
+    roster    roster.csv                   students into the gradebook (id, first_name, last_name, email)
+    collect   --zip lms.zip | --folder DIR copy submissions into autograder/submitted/ (inputs only read)
+    autograde [--jobs N] ...               repair, autograde, feedback, grades CSV, summary, problems
+    feedback                               remake feedback from the gradebook (after manual grading)
+    export    [--csv PATH]                 grades CSV, summary and problems from the gradebook
+    all       --zip/--folder [--roster]    release if needed, roster, collect, autograde
+
+The course folder is autograder/ (`--course`); the gradebook is its gradebook.db unless
+`--db` names another SQLAlchemy URL nbgrader accepts (e.g. postgresql://user@host/course).
+Notebooks run in quick mode (nbgrader sets NBGRADER_EXECUTION) with the offline data
+when VAE_COURSE_DATA points at it.
+"""
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from vaecourse import build
+from vaecourse.grading import course as course_mod
+
+DEFAULT_CSV = "exports/grades.csv"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m vaecourse.grade", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--course", type=Path, default=course_mod.COURSE_DIR,
+                        help="the nbgrader course folder (default: autograder/)")
+    parser.add_argument("--db", help="gradebook SQLAlchemy URL (default: sqlite:///<course>/gradebook.db)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("release", help="make source/ from the masters and run generate_assignment")
+    p.add_argument("notebooks", nargs="*", metavar="NN_name", help="default: every notebook")
+
+    p = sub.add_parser("roster", help="import a roster CSV (columns id, first_name, last_name, email)")
+    p.add_argument("csv", type=Path)
+
+    def collect_args(p, required=True):
+        group = p.add_mutually_exclusive_group(required=required)
+        group.add_argument("--zip", type=Path, help="LMS download: a zip of files named <student>_<notebook>.ipynb")
+        group.add_argument("--folder", type=Path, help="a folder <student>/<assignment>/*.ipynb")
+        p.add_argument("--regexp", default=course_mod.DEFAULT_ZIP_REGEXP,
+                       help="zip_collect's FileNameCollectorPlugin.named_regexp (matched against the extracted "
+                            "file's absolute path; groups student_id and file_id)")
+
+    collect_args(sub.add_parser("collect", help="copy submissions into the course folder"))
+
+    def grade_args(p):
+        p.add_argument("--assignment", nargs="+", metavar="NN_name", help="default: every released notebook")
+        p.add_argument("--student", nargs="+", metavar="ID", help="default: the roster and everyone who submitted")
+        p.add_argument("--jobs", type=int, default=1, help="students graded at once (default 1)")
+        p.add_argument("--cell-timeout", type=int, default=30, help="seconds per cell (nbgrader's Execute.timeout)")
+        p.add_argument("--time-limit", type=float, default=600, help="seconds per notebook, enforced from outside")
+        p.add_argument("--csv", type=Path, help=f"grades CSV (default: <course>/{DEFAULT_CSV})")
+        p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    grade_args(sub.add_parser("autograde", help="repair, autograde, feedback and export"))
+    p = sub.add_parser("feedback", help="remake feedback pages from the gradebook (after manual grading)")
+    p.add_argument("--assignment", nargs="+", metavar="NN_name")
+    p = sub.add_parser("export", help="grades CSV, summary table and problems list")
+    p.add_argument("--assignment", nargs="+", metavar="NN_name")
+    p.add_argument("--csv", type=Path)
+    p = sub.add_parser("all", help="release (if needed), roster, collect, autograde")
+    collect_args(p)
+    p.add_argument("--roster", type=Path)
+    grade_args(p)
+    return parser
+
+
+def export(course: Path, db_url: str, assignments: list[str], csv_path: Path) -> list:
+    from vaecourse.grading import report, runner
+
+    students = runner.students_to_grade(course, db_url)
+    rows = report.grade_rows(course, db_url, assignments, students)
+    report.write_csv(rows, csv_path)
+    print(report.render_report(rows))
+    print(f"\nGrades CSV: {csv_path}")
+    return rows
+
+
+def regenerate_feedback(course: Path, db_url: str, assignments: list[str]) -> None:
+    """nbgrader generate_feedback (hidden tests hidden) for every graded notebook; not-graded pages kept."""
+    from vaecourse.grading import runner
+
+    for assignment in assignments:
+        course_mod.run_nbgrader(["generate_feedback", assignment, "--force"], course, db_url)
+        for student in runner.students_to_grade(course, db_url):
+            outcome = runner.read_status(course, student, assignment)
+            if outcome and outcome.status == runner.NOT_GRADED:
+                page = course / "feedback" / student / assignment / f"{assignment}.html"
+                page.parent.mkdir(parents=True, exist_ok=True)
+                page.write_text(runner.not_graded_page(student, assignment, outcome.reason))
+        print(f"feedback for {assignment}: {course / 'feedback'}/<student>/{assignment}/")
+
+
+def quiet_library_warnings() -> None:
+    """nbgrader 0.9's gradebook API triggers SQLAlchemy 'not in session' warnings on every new
+    submission (harmless, nbgrader's own); keep them off the instructor's terminal."""
+    import warnings
+
+    try:
+        from sqlalchemy.exc import SAWarning
+    except ImportError:
+        return
+    warnings.filterwarnings("ignore", category=SAWarning)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    quiet_library_warnings()
+    os.environ["PATH"] = build.tool_env()["PATH"]  # nbgrader runs `alembic` from PATH
+    course = args.course.resolve()
+    course.mkdir(parents=True, exist_ok=True)
+    db_url = args.db or course_mod.default_db_url(course)
+    try:
+        if args.command == "release":
+            names = course_mod.release(course, db_url, args.notebooks or None)
+            print(f"released {', '.join(names)}: {course / 'release'} (the same notebooks as course/)")
+        elif args.command == "roster":
+            print(f"{len(course_mod.import_roster(args.csv, db_url))} students in the gradebook")
+        elif args.command == "collect":
+            _collect(args, course, db_url)
+        elif args.command in ("autograde", "all"):
+            if args.command == "all":
+                if not course_mod.released(course):
+                    course_mod.release(course, db_url)
+                if args.roster:
+                    course_mod.import_roster(args.roster, db_url)
+                _collect(args, course, db_url)
+            _autograde(args, course, db_url)
+        elif args.command == "feedback":
+            regenerate_feedback(course, db_url, args.assignment or course_mod.released(course))
+        elif args.command == "export":
+            export(course, db_url, args.assignment or course_mod.released(course),
+                   args.csv or course / DEFAULT_CSV)
+    except course_mod.CourseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _collect(args, course: Path, db_url: str) -> None:
+    if not course_mod.released(course):
+        raise course_mod.CourseError("nothing released yet: run `python -m vaecourse.grade release` first")
+    if args.zip:
+        found = course_mod.collect_zip(args.zip, course, db_url, args.regexp)
+    else:
+        found = course_mod.collect_folder(args.folder, course)
+    count = sum(len(v) for v in found.values())
+    print(f"collected {count} notebooks from {len(found)} students into {course / 'submitted'}")
+
+
+def _autograde(args, course: Path, db_url: str) -> None:
+    from vaecourse.grading import runner
+
+    assignments = args.assignment or course_mod.released(course)
+    start = time.monotonic()
+    outcomes = runner.grade_class(course, db_url, assignments, args.student, jobs=args.jobs,
+                                  cell_timeout=args.cell_timeout, time_limit=args.time_limit,
+                                  progress=not args.no_progress)
+    seconds = time.monotonic() - start
+    students = len({o.student for o in outcomes})
+    print(f"graded {len(outcomes)} notebooks of {students} students in {seconds:.1f} s "
+          f"with --jobs {args.jobs}")
+    export(course, db_url, assignments, args.csv or course / DEFAULT_CSV)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

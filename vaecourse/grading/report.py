@@ -1,0 +1,160 @@
+"""Grades CSV, summary table and problems list, read from the gradebook and grading's notes.
+
+The CSV has one row per student, per notebook and per test (column `level`), so a
+spreadsheet can filter any of them. Scores come from the gradebook, so manual grades given
+later in formgrader appear after a new `export`. A notebook that could not be graded has
+status `could not grade` and its reason on every row: never a silent 0.
+"""
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from vaecourse.grading.runner import GRADED, NOT_GRADED, read_status
+
+COLUMNS = ["student", "notebook", "level", "item", "kind", "score", "max_score", "status", "reason"]
+NEEDS_MANUAL = "needs manual grading"
+NOT_RUN = "not graded yet"
+
+
+def fmt(value) -> str:
+    return "" if value is None else f"{float(value):g}"
+
+
+@dataclass
+class Row:
+    student: str
+    notebook: str
+    level: str  # "student", "notebook" or "test"
+    item: str
+    kind: str  # "auto", "manual" or ""
+    score: float | None
+    max_score: float
+    status: str
+    reason: str
+
+    def values(self) -> list[str]:
+        return [self.student, self.notebook, self.level, self.item, self.kind, fmt(self.score),
+                fmt(self.max_score), self.status, self.reason]
+
+
+def cell_order(course: Path, assignment: str) -> list[str]:
+    path = Path(course) / "release" / assignment / f"{assignment}.ipynb"
+    if not path.is_file():
+        return []
+    nb = nbformat.read(path, as_version=4)
+    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")]
+
+
+def grade_rows(course: Path, course_db: str, assignments: list[str], students: list[str]) -> list[Row]:
+    """Every row of the grades CSV: per test, per notebook, per student."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    rows: list[Row] = []
+    with Gradebook(course_db) as gb:
+        definitions = {}
+        for assignment in assignments:
+            a = gb.find_assignment(assignment)
+            order = cell_order(course, assignment)
+            definitions[assignment] = [
+                (nb.name, sorted(nb.grade_cells, key=lambda c: order.index(c.name) if c.name in order else len(order)))
+                for nb in sorted(a.notebooks, key=lambda n: n.name)]
+        for student in students:
+            student_rows: list[Row] = []
+            for assignment in assignments:
+                outcome = read_status(course, student, assignment)
+                for notebook, cells in definitions[assignment]:
+                    try:
+                        submitted = gb.find_submission_notebook(notebook, assignment, student)
+                        grades = {grade.name: grade for grade in submitted.grades}
+                    except MissingEntry:
+                        grades = {}
+                    test_rows = []
+                    for cell in cells:
+                        grade = grades.get(cell.name)
+                        kind = "auto" if cell.cell_type == "code" else "manual"
+                        score = grade.score if grade is not None else None
+                        if outcome is None or grade is None:
+                            status, reason = NOT_RUN, "run `python -m vaecourse.grade autograde`"
+                        elif outcome.status == NOT_GRADED:
+                            status, reason = NOT_GRADED, outcome.reason
+                        elif cell.name in outcome.test_notes:
+                            status, reason = NOT_GRADED, outcome.test_notes[cell.name].removeprefix("could not grade: ")
+                        elif score is None or grade.needs_manual_grade:
+                            status, reason = NEEDS_MANUAL, "grade it in formgrader"
+                        else:
+                            status, reason = GRADED, ""
+                        test_rows.append(Row(student, notebook, "test", cell.name, kind, score, cell.max_score,
+                                             status, reason))
+                    status = outcome.status if outcome else NOT_RUN
+                    reason = outcome.reason if outcome and outcome.status == NOT_GRADED else \
+                        "; ".join(outcome.repairs) if outcome else ""
+                    if status == GRADED and any(r.status == NEEDS_MANUAL for r in test_rows):
+                        status = NEEDS_MANUAL
+                    if status == GRADED and any(r.status == NOT_GRADED for r in test_rows):
+                        status = "partly graded"
+                    student_rows.append(Row(student, notebook, "notebook", "(notebook)", "",
+                                            sum(r.score or 0 for r in test_rows),
+                                            sum(r.max_score for r in test_rows), status, reason))
+                    student_rows.extend(test_rows)
+            notebooks = [r for r in student_rows if r.level == "notebook"]
+            problems = sorted({r.status for r in notebooks} - {GRADED})
+            rows.append(Row(student, "", "student", "(total)", "", sum(r.score or 0 for r in notebooks),
+                            sum(r.max_score for r in notebooks), ", ".join(problems) if problems else GRADED, ""))
+            rows.extend(student_rows)
+    return rows
+
+
+def write_csv(rows: list[Row], path: Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(row.values() for row in rows)
+    path.write_text(buffer.getvalue())
+
+
+def summary_table(rows: list[Row]) -> str:
+    """Per notebook: students, graded, could not grade, needs manual grading, mean and full marks."""
+    notebooks = sorted({r.notebook for r in rows if r.level == "notebook"})
+    header = ["notebook", "students", "graded", "could not grade", "manual pending", "mean score", "max", "full marks"]
+    table = [header]
+    for name in notebooks:
+        nb_rows = [r for r in rows if r.level == "notebook" and r.notebook == name]
+        scored = [r for r in nb_rows if r.status != NOT_GRADED and r.status != NOT_RUN]
+        mean = sum(r.score or 0 for r in scored) / len(scored) if scored else 0.0
+        full = sum(1 for r in nb_rows if r.score == r.max_score)
+        table.append([name, str(len(nb_rows)), str(sum(r.status in (GRADED, NEEDS_MANUAL) for r in nb_rows)),
+                      str(sum(r.status == NOT_GRADED for r in nb_rows)),
+                      str(sum(r.status == NEEDS_MANUAL for r in nb_rows)), f"{mean:.2f}",
+                      fmt(nb_rows[0].max_score if nb_rows else 0), str(full)])
+    students = [r for r in rows if r.level == "student"]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)) for line in table]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    lines.append(f"{len(students)} students; totals in the CSV (score of written answers counts once graded in formgrader)")
+    return "\n".join(lines)
+
+
+def problems(rows: list[Row]) -> list[str]:
+    """One line per notebook or test that could not be graded, and per repaired notebook."""
+    out = []
+    failed = {(r.student, r.notebook) for r in rows if r.level == "notebook" and r.status == NOT_GRADED}
+    for r in rows:
+        if r.level == "notebook" and r.status == NOT_GRADED:
+            out.append(f"{r.student} / {r.notebook}: could not grade: {r.reason}")
+        elif r.level == "notebook" and r.reason:
+            out.append(f"{r.student} / {r.notebook}: repaired: {r.reason}")
+        elif r.level == "test" and r.status == NOT_GRADED and (r.student, r.notebook) not in failed:
+            out.append(f"{r.student} / {r.notebook} / {r.item}: could not grade: {r.reason}")
+    return out
+
+
+def render_report(rows: list[Row]) -> str:
+    listed = problems(rows)
+    text = ["", "Summary", summary_table(rows), "", f"Problems ({len(listed)})"]
+    text += [f"  - {line}" for line in listed] or ["  none"]
+    return "\n".join(text)
