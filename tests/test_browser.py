@@ -1,0 +1,206 @@
+"""A real browser: JupyterLab on 127.0.0.1, headless Chromium driven by Playwright.
+
+A student notebook with its solutions filled in is opened in JupyterLab and run with
+Run > Run All Cells, as a student would; the test waits for the kernel, saves, and checks
+that every code cell ran, that no cell errored and that the figures rendered. On the latent
+space notebook (06) it moves the "z1" slider of the ipywidgets latent explorer and checks
+that the picture is redrawn. It also opens nbgrader's formgrader on a copy of the
+autograder/ course folder. Screenshots go to screenshots/ (gitignored).
+
+Needs Debian's chromium (.ci/run installs it) and the playwright package; without them the
+tests skip, unless VAE_COURSE_REQUIRE_BROWSER=1 (set by .ci/run), where they fail.
+"""
+import os
+import shutil
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from browser_helpers import LabServer, chromium_path, launch_chromium
+from harness import filled_student, load_master
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "screenshots"
+LATENT = "06_latent_space"  # holds the ipywidgets latent explorer (FloatSliders "z1", "z2")
+FALLBACK = "01_mnist"
+NOTEBOOK = LATENT if (ROOT / "course" / f"{LATENT}.ipynb").is_file() else FALLBACK
+RUN_TIMEOUT_S = 900
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _missing(reason: str):
+    if os.environ.get("VAE_COURSE_REQUIRE_BROWSER"):
+        pytest.fail(f"{reason} (VAE_COURSE_REQUIRE_BROWSER is set: the browser test must run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, offline_data):
+    """JupyterLab serving a course folder (the filled notebook + an nbgrader course), and a page."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed (pip install -e '.[dev]')")
+    executable = chromium_path()
+    if executable is None:
+        _missing("no system Chromium (apt-get install chromium; .ci/run does it)")
+
+    root = tmp_path_factory.mktemp("lab")
+    (root / "course").mkdir()
+    nbformat.write(filled_student(NOTEBOOK), root / "course" / f"{NOTEBOOK}.ipynb")
+    # nbgrader course folder: the repository's autograder config and the masters as sources.
+    from vaecourse import build
+    course = root / "autograder"
+    course.mkdir()
+    shutil.copy(ROOT / "autograder" / "nbgrader_config.py", course / "nbgrader_config.py")
+    assignments = sorted(path.stem for path in (ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    for name in assignments:
+        (course / "source" / name).mkdir(parents=True)
+        nbformat.write(build.bundle_master(load_master(name), name, {}), course / "source" / name / f"{name}.ipynb")
+
+    env = dict(os.environ)
+    env.pop("NBGRADER_EXECUTION", None)
+    env.update(VAE_COURSE_DATA=str(offline_data), VAE_COURSE_QUICK="1")
+    # cwd = the nbgrader course folder: the formgrader reads nbgrader_config.py from there.
+    server = LabServer(root_dir=root, cwd=course, state_dir=tmp_path_factory.mktemp("lab-state"), env=env)
+    started = time.monotonic()
+    server.start()
+    print(f"\nJupyterLab answered in {time.monotonic() - started:.0f} s on port {server.port}")
+    SCREENSHOTS.mkdir(exist_ok=True)
+    try:
+        with sync_playwright() as playwright:
+            context, page = launch_chromium(playwright, executable, tmp_path_factory.mktemp("chromium") / "profile")
+            page.set_default_timeout(60_000)
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            yield {"server": server, "page": page, "root": root, "assignments": assignments, "js_errors": errors}
+            context.close()
+    finally:
+        server.stop()
+
+
+def _prompts(page) -> list[str]:
+    return page.eval_on_selector_all(".jp-Notebook .jp-CodeCell .jp-InputArea-prompt",
+                                     "nodes => nodes.map(node => node.textContent.trim())")
+
+
+def _menu(page, menu: str, item: str) -> None:
+    """Click a top menu, then its item labelled `item`, as a student would."""
+    page.locator(".lm-MenuBar-itemLabel", has_text=menu).first.click()
+    label = page.locator(".lm-Menu .lm-Menu-itemLabel").get_by_text(item, exact=True)
+    label.first.click()
+
+
+@pytest.fixture(scope="module")
+def ran(lab):
+    """Open the notebook, Run All Cells, wait for the kernel, save; the saved notebook and timing."""
+    page, server = lab["page"], lab["server"]
+    started = time.monotonic()
+    page.goto(server.url(f"lab/tree/course/{NOTEBOOK}.ipynb"))
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=180_000)
+    page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=180_000)
+    opened = time.monotonic() - started
+    _menu(page, "Run", "Run All Cells")
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    page.wait_for_function("() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')]"
+                           ".some(node => node.textContent.includes('*'))", timeout=60_000)
+    while True:  # until no cell is queued or running and the kernel is idle
+        prompts = _prompts(page)
+        idle = page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').count() == 1
+        if idle and not any("*" in prompt for prompt in prompts):
+            break
+        assert time.monotonic() < deadline, f"Run All Cells did not finish in {RUN_TIMEOUT_S} s: {prompts}"
+        page.wait_for_timeout(1000)
+    ran_s = time.monotonic() - started - opened
+    path = lab["root"] / "course" / f"{NOTEBOOK}.ipynb"
+    before = path.stat().st_mtime_ns
+    _menu(page, "File", "Save Notebook")
+    for _ in range(60):
+        if path.stat().st_mtime_ns != before:
+            break
+        page.wait_for_timeout(500)
+    page.wait_for_timeout(1000)  # let the write finish
+    saved = nbformat.read(path, as_version=4)
+    print(f"\n{NOTEBOOK} in JupyterLab: opened in {opened:.0f} s, Run All Cells took {ran_s:.0f} s")
+    return {"nb": saved, "prompts": _prompts(page)}
+
+
+def test_run_all_cells_without_error(ran, lab):
+    """Every code cell ran (Run All stops at an error) and none has an error output."""
+    nb = ran["nb"]
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    errors = [(index, output.get("ename"), output.get("evalue")) for index, cell in enumerate(nb.cells)
+              for output in cell.get("outputs", []) if output.get("output_type") == "error"]
+    assert not errors, f"{NOTEBOOK}: cells errored in JupyterLab (cell index, error): {errors}"
+    not_run = [index for index, cell in enumerate(nb.cells) if cell.cell_type == "code" and cell.execution_count is None]
+    assert code and not not_run, f"{NOTEBOOK}: code cells that did not run: {not_run}"
+    assert all("[" in p and "*" not in p and p != "[ ]:" for p in ran["prompts"]), ran["prompts"]
+    page = lab["page"]
+    stderr_errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
+                                 ':has-text("Traceback")').count()
+    assert stderr_errors == 0, "a traceback is shown in the page"
+
+
+def test_figures_rendered(ran, lab):
+    """Matplotlib figures are saved as PNG outputs and shown, decoded, in the page."""
+    png = sum(1 for cell in ran["nb"].cells for output in cell.get("outputs", [])
+              if "image/png" in output.get("data", {}))
+    assert png >= 1, f"{NOTEBOOK}: no figure in the outputs"
+    page = lab["page"]
+    images = page.locator(".jp-OutputArea-output img")
+    assert images.count() >= png, f"{images.count()} images in the page, {png} figures in the notebook"
+    decoded = images.evaluate_all("nodes => nodes.filter(n => n.complete && n.naturalWidth > 0).length")
+    assert decoded == images.count(), f"only {decoded} of {images.count()} figures were decoded"
+    images.first.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / f"browser_{NOTEBOOK}_figure.png"))
+    images.last.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / f"browser_{NOTEBOOK}_last_figure.png"))
+
+
+def test_latent_explorer_redraws_when_a_slider_moves(ran, lab):
+    """Moving the z1 slider of the latent explorer redraws its picture."""
+    if NOTEBOOK != LATENT:
+        pytest.skip(f"course/{LATENT}.ipynb does not exist yet: the latent explorer (sliders z1, z2) "
+                    f"lives there; {NOTEBOOK} was run instead for errors and figures")
+    page = lab["page"]
+    slider = page.locator(".widget-slider", has=page.locator(".widget-label", has_text="z1")).first
+    slider.wait_for(timeout=60_000)
+    assert page.locator(".widget-slider", has=page.locator(".widget-label", has_text="z2")).count() >= 1, (
+        "the explorer has no z2 slider")
+    cell = page.locator(".jp-Cell", has=slider).first
+    cell.scroll_into_view_if_needed()
+
+    def picture() -> list[str]:
+        return cell.locator(".jp-OutputArea-output img").evaluate_all("nodes => nodes.map(n => n.src)")
+
+    readout = slider.locator(".widget-readout")
+    before_picture, before_value = picture(), readout.inner_text()
+    assert before_picture, "the latent explorer shows no picture"
+    page.screenshot(path=str(SCREENSHOTS / f"browser_{LATENT}_slider_before.png"))
+    handle = slider.locator(".noUi-handle").first
+    handle.focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+    deadline = time.monotonic() + 60
+    while picture() == before_picture:
+        assert time.monotonic() < deadline, (
+            f"moving z1 from {before_value} to {readout.inner_text()} did not redraw the explorer in 60 s")
+        page.wait_for_timeout(500)
+    assert readout.inner_text() != before_value, "the z1 readout did not change"
+    page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=60_000)
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(SCREENSHOTS / f"browser_{LATENT}_slider_after.png"))
+
+
+def test_formgrader_lists_the_course_assignments(lab):
+    """nbgrader's formgrader page opens and lists the course's assignments."""
+    page = lab["page"]
+    page.goto(lab["server"].url("formgrader"))
+    page.wait_for_selector("text=Manage Assignments", timeout=120_000)
+    for name in lab["assignments"]:
+        page.wait_for_selector(f"text={name}", timeout=60_000)
+    page.screenshot(path=str(SCREENSHOTS / "browser_formgrader.png"))
+    assert "error" not in page.title().lower()
