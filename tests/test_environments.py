@@ -14,7 +14,10 @@ import socket
 import subprocess
 import sys
 import time
-import tomllib
+try:
+    import tomllib  # Python 3.11+
+except ModuleNotFoundError:  # Python 3.10: the copy pip vendors
+    from pip._vendor import tomli as tomllib
 import urllib.error
 import urllib.request
 from importlib import metadata
