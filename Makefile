@@ -43,6 +43,9 @@ test: setup  ## run every test (offline, about 20 minutes on 2 cores)
 test-fast: setup  ## the unit tests only (no notebook runs, about a minute)
 	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
+grade: setup  ## grade a class with nbgrader: make grade ARGS="all --zip lms.zip --roster roster.csv --jobs 2" (README: For instructors)
+	$(BIN)/python -m vaecourse.grade $(ARGS)
+
 clean:  ## remove caches and build leftovers (keeps .venv and data/)
 	rm -rf .pytest_cache build *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

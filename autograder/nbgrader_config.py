@@ -8,4 +8,9 @@ from vaecourse.nbgrader_ext import apply_course_config
 
 c = get_config()  # noqa: F821 (provided by nbgrader)
 apply_course_config(c)
+# Grading's additions (capped output, stderr not fatal in tests, feedback without hidden
+# tests), so that formgrader's buttons behave like `python -m vaecourse.grade`.
+from vaecourse.grading.nbgrader_config import apply_grading_config  # noqa: E402
+
+apply_grading_config(c)
 c.CourseDirectory.root = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."

@@ -27,7 +27,7 @@ class Expected:
     note: str = ""  # words the repair notes must contain
 
 
-def test_points(name: str) -> dict[str, float]:
+def points_of_tests(name: str) -> dict[str, float]:
     """Autograded test grade_id -> points, in notebook order."""
     return {grade_id(c): float(c.metadata["nbgrader"]["points"]) for c in load_master(name).cells
             if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
@@ -39,7 +39,7 @@ def first_exercise(name: str) -> tuple[str, str, list[str]]:
     cells = load_master(name).cells
     answers = [i for i, c in enumerate(cells) if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
     first, following = answers[0], (answers[1] if len(answers) > 1 else len(cells))
-    tests = [grade_id(c) for c in cells[first:following] if grade_id(c) in test_points(name)]
+    tests = [grade_id(c) for c in cells[first:following] if grade_id(c) in points_of_tests(name)]
     function = re.search(r"^(?:def|class)\s+(\w+)", cells[first].source, re.M).group(1)
     return grade_id(cells[first]), function, tests
 
@@ -123,7 +123,7 @@ def class_submissions(name: str) -> dict[str, tuple[object, Expected]]:
     perfect = filled(name)
     student_nb = load_student(name)
     gid, function, first_tests = first_exercise(name)
-    all_tests = set(test_points(name))
+    all_tests = set(points_of_tests(name))
     out: dict[str, tuple[object, Expected]] = {
         "perfect": (perfect, Expected(GRADED)),
         "blank": (student_nb, Expected(GRADED, lost=all_tests)),
@@ -131,7 +131,7 @@ def class_submissions(name: str) -> dict[str, tuple[object, Expected]]:
                                                           "        pass\n"), Expected(GRADED, lost=set(first_tests))),
         "loop_ignoring_interrupts": (_with_first(name, lambda s, f: s + "\nimport time\nwhile True:\n    try:\n"
                                                  "        time.sleep(1)\n    except KeyboardInterrupt:\n"
-                                                 "        pass\n"), Expected(NOT_GRADED, reason="time limit")),
+                                                 "        pass\n"), Expected(NOT_GRADED, reason="did not stop when interrupted")),
         "kernel_crash": (_with_first(name, lambda s, f: s + "\nimport os\nos._exit(1)\n"),
                          Expected(NOT_GRADED, reason="kernel died")),
         "huge_print": (_with_first(name, lambda s, f: "print('0123456789' * 5_000_000)  # 50 MB\n" + s),
@@ -149,7 +149,7 @@ def class_submissions(name: str) -> dict[str, tuple[object, Expected]]:
                                                            f"    return _{f}_impl(*args, **kwargs)\n"),
                            Expected(GRADED)),
         "reordered": (reordered(perfect, gid, first_tests[0]), Expected(GRADED, note="out of order")),
-        "duplicated": (duplicated(perfect, student_nb, gid), Expected(GRADED, note="appears 2 times")),
+        "duplicated": (duplicated(perfect, student_nb, gid), Expected(GRADED, note="appears 3 times")),
     }
     for key, (mgid, old, new, test_id, _) in catalogued_mistakes(name).items():
         source = build_solution(name, mgid)
@@ -167,8 +167,8 @@ def write_class(root: Path, notebooks: list[str], students: list[str] | None = N
                 continue
             folder = Path(root) / student / name
             folder.mkdir(parents=True, exist_ok=True)
-            if nb is None:
-                (folder / f"{name}-Copy1.ipynb").write_text(nbformat.writes(load_student(name)))
+            if nb is None:  # a folder without the notebook (e.g. an upload that failed)
+                (folder / "README.txt").write_text("my notebook is attached\n")
             elif isinstance(nb, bytes):
                 (folder / f"{name}.ipynb").write_bytes(nb)
             else:

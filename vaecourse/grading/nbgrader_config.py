@@ -99,4 +99,8 @@ def apply_grading_config(c, cell_timeout: int | None = None, max_output_chars: i
         c.Execute.timeout = int(cell_timeout)
         c.ExecutePreprocessor.timeout = int(cell_timeout)
     c.Execute.interrupt_on_timeout = True
+    # nbclient waits only 4 s (iopub_timeout) for a cell's last output after its reply, and
+    # nbgrader makes that wait fatal: on a loaded machine a sound notebook then fails to
+    # grade at random. The cell timeout bounds the wait instead.
+    c.Execute.iopub_timeout = max(int(cell_timeout or 30), 30)
     c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -76,6 +76,8 @@ def grade_rows(course: Path, course_db: str, assignments: list[str], students: l
                         grade = grades.get(cell.name)
                         kind = "auto" if cell.cell_type == "code" else "manual"
                         score = grade.score if grade is not None else None
+                        if grade is not None and grade.manual_score is None and grade.auto_score is None:
+                            score = None  # a written answer nobody has graded yet
                         if outcome is None or grade is None:
                             status, reason = NOT_RUN, "run `python -m vaecourse.grade autograde`"
                         elif outcome.status == NOT_GRADED:

@@ -129,6 +129,11 @@ def failure_reason(result: dict) -> str:
     text = (auto.get("error") or "") + "\n" + (auto.get("log") or "")
     if "DeadKernelError" in text or "Kernel died" in text or "kernel died" in text:
         return "the kernel died while running the notebook (os._exit, a crash, or out of memory)"
+    if "Timeout waiting for IOPub output" in text:
+        if "Interrupting kernel" in text:
+            return ("a cell ran past the cell timeout and did not stop when interrupted "
+                    "(an endless loop that catches KeyboardInterrupt?)")
+        return "a cell's output did not arrive in time (machine overloaded?): grade it again"
     if "CellTimeoutError" in text:
         return "a cell ran past the cell timeout and could not be interrupted"
     lines = [line for line in (auto.get("error") or auto.get("log") or "").strip().splitlines() if line.strip()]

@@ -1,0 +1,161 @@
+"""Unit tests of the grading command's parts that need no kernel: repair, feedback, output limits."""
+import copy
+import json
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_output
+
+from harness import grade_id, load_student
+from simulated_class import class_submissions, duplicated, filled, first_exercise, reordered, stripped_metadata, without_cell
+from vaecourse.grading.feedback import HideHiddenTests, hidden_test_lines, page_text
+from vaecourse.grading.nbgrader_config import STDERR_LABEL, CapOutput, StderrNotCounted
+from vaecourse.grading.repair import CannotGrade, repair
+
+NB = "01_mnist"
+
+
+def release():
+    return load_student(NB)
+
+
+def order(nb):
+    return [grade_id(c) for c in nb.cells if grade_id(c)]
+
+
+def as_bytes(nb) -> bytes:
+    return nbformat.writes(nb).encode() if not isinstance(nb, (bytes, str)) else (nb if isinstance(nb, bytes) else nb.encode())
+
+
+def test_an_intact_submission_is_left_as_it_is():
+    perfect = filled(NB)
+    result = repair(as_bytes(perfect), release())
+    assert result.notes == [] and result.test_notes == {}
+    assert [c.source for c in result.nb.cells] == [c.source for c in perfect.cells]
+    assert [c.metadata.get("nbgrader") for c in result.nb.cells] == [c.metadata.get("nbgrader") for c in perfect.cells]
+
+
+def test_stripped_metadata_and_ids_are_restored_by_content():
+    perfect = filled(NB)
+    result = repair(stripped_metadata(perfect).encode(), release())
+    assert order(result.nb) == order(release())
+    for got, want in zip(result.nb.cells, perfect.cells):
+        assert got.source == want.source
+        assert got.metadata.get("nbgrader") == want.metadata.get("nbgrader")
+    assert any("metadata restored" in note for note in result.notes)
+
+
+def test_reordered_cells_go_back_in_release_order():
+    gid, _, tests = first_exercise(NB)
+    result = repair(as_bytes(reordered(filled(NB), gid, tests[0])), release())
+    assert order(result.nb) == order(release())
+    assert [c.source for c in result.nb.cells] == [c.source for c in filled(NB).cells]
+    assert any("out of order" in note for note in result.notes)
+
+
+def test_duplicates_keep_the_filled_copy_and_drop_the_stub_copy():
+    gid, _, _ = first_exercise(NB)
+    perfect = filled(NB)
+    result = repair(as_bytes(duplicated(perfect, release(), gid)), release())
+    graded = [c for c in result.nb.cells if grade_id(c) == gid]
+    assert len(graded) == 1 and graded[0].source == next(c.source for c in perfect.cells if grade_id(c) == gid)
+    stub = next(c.source for c in release().cells if grade_id(c) == gid)
+    assert stub not in [c.source for c in result.nb.cells]
+    assert len({c.id for c in result.nb.cells}) == len(result.nb.cells)
+
+
+def test_a_deleted_test_cell_is_restored():
+    _, _, tests = first_exercise(NB)
+    result = repair(as_bytes(without_cell(filled(NB), tests[0])), release())
+    assert order(result.nb) == order(release())
+    assert any(f"test cell {tests[0]} was deleted" in note for note in result.notes)
+
+
+def test_a_deleted_answer_comes_back_as_the_stub_and_its_tests_say_could_not_grade():
+    gid, _, tests = first_exercise(NB)
+    result = repair(as_bytes(without_cell(filled(NB), gid)), release())
+    assert order(result.nb) == order(release())
+    assert result.test_notes == {test: f"could not grade: answer cell {gid} not found in the submission "
+                                       "(deleted or renamed)" for test in tests}
+
+
+def test_a_renamed_cell_without_metadata_is_matched_by_the_function_it_defines():
+    gid, function, _ = first_exercise(NB)
+    nb = filled(NB)
+    for cell in nb.cells:
+        if grade_id(cell) == gid:
+            del cell.metadata["nbgrader"]
+            cell.id = "my-own-cell"
+    result = repair(as_bytes(nb), release())
+    cell = next(c for c in result.nb.cells if grade_id(c) == gid)
+    assert f"def {function}" in cell.source and "NotImplementedError" not in cell.source
+
+
+@pytest.mark.parametrize("data, words", [
+    (b'{"cells": [', "invalid notebook JSON"),
+    (b"\xff\xfe\x00binary", "not a text file"),
+    (b'{"hello": 1}', "not a Jupyter notebook"),
+    (b"[]", "not a Jupyter notebook"),
+])
+def test_unreadable_submissions_say_why(data, words):
+    with pytest.raises(CannotGrade, match=words):
+        repair(data, release())
+
+
+def test_every_simulated_submission_is_repaired_or_refused_with_a_reason():
+    for student, (nb, exp) in class_submissions(NB).items():
+        if nb is None:
+            continue
+        try:
+            result = repair(as_bytes(nb), release())
+        except CannotGrade as error:
+            assert exp.status == "could not grade" and exp.reason in str(error), student
+            continue
+        assert order(result.nb) == order(release()), student
+        assert exp.note in " ".join(result.notes), (student, result.notes)
+
+
+def test_feedback_hides_hidden_tests_and_tracebacks():
+    cell = new_code_cell('"""Checks f."""\nvisible_check()\n### BEGIN HIDDEN TESTS\nassert secret_value == 42\n'
+                         "### END HIDDEN TESTS\n")
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "test_f", "points": 3, "solution": False, "locked": True}
+    cell.outputs = [new_output("error", ename="AssertionError", evalue="Exercise 9.1 f: expected 42, got 41",
+                               traceback=["\x1b[31mTraceback\x1b[0m", "assert secret_value == 42", "AssertionError"])]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nb, _ = HideHiddenTests().preprocess(nb, {})
+    text = json.dumps(nb)
+    assert "secret_value" not in text
+    assert "# hidden tests (part of this cell's 3 points): failed" in nb.cells[0].source
+    assert nb.cells[0].outputs[0].traceback == ["AssertionError: Exercise 9.1 f: expected 42, got 41"]
+
+
+def test_hidden_test_lines_and_page_text():
+    master = nbformat.reads(json.dumps(nbformat.v4.new_notebook(cells=[new_code_cell(
+        "x = 1\n### BEGIN HIDDEN TESTS\nassert   compute(7) == 49, 'hidden'\n### END HIDDEN TESTS\n")])), as_version=4)
+    lines = hidden_test_lines(master)
+    assert lines == {"assert compute(7) == 49, 'hidden'"}
+    page = '<span class="k">assert</span> <span class="n">compute</span>(7) == 49, &#39;hidden&#39;'
+    assert "assert compute(7) == 49, 'hidden'" in page_text(page)
+
+
+def test_stderr_in_a_test_cell_is_kept_but_not_counted():
+    from nbgrader.utils import determine_grade
+
+    cell = new_code_cell("check()")
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "t", "points": 2, "solution": False, "locked": True}
+    cell.outputs = [new_output("stream", name="stderr", text="UserWarning: slow\n")]
+    assert determine_grade(copy.deepcopy(cell))[0] == 0  # plain nbgrader
+    nb, _ = StderrNotCounted().preprocess(nbformat.v4.new_notebook(cells=[cell]), {})
+    assert determine_grade(nb.cells[0])[0] == 2
+    assert nb.cells[0].outputs[0].text == STDERR_LABEL + "UserWarning: slow\n"
+    failing = copy.deepcopy(cell)
+    failing.outputs.append(new_output("error", ename="AssertionError", evalue="no", traceback=[]))
+    nb, _ = StderrNotCounted().preprocess(nbformat.v4.new_notebook(cells=[failing]), {})
+    assert determine_grade(nb.cells[0])[0] == 0
+
+
+def test_one_huge_line_of_output_is_cut():
+    cell = new_code_cell("print('x' * 50_000_000)")
+    cell.outputs = [new_output("stream", name="stdout", text="x" * 50_000_000 + "\n")]
+    nb, _ = CapOutput(max_chars=1000).preprocess(nbformat.v4.new_notebook(cells=[cell]), {})
+    assert len(nb.cells[0].outputs[0].text) < 1100 and "truncated" in nb.cells[0].outputs[0].text
