@@ -105,8 +105,11 @@ def ran(lab):
     opened = time.monotonic() - started
     _menu(page, "Run", "Run All Cells")
     deadline = time.monotonic() + RUN_TIMEOUT_S
-    page.wait_for_function("() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')]"
-                           ".some(node => node.textContent.includes('*'))", timeout=60_000)
+    # Started: some cell queued or running, or (a fast notebook) every cell already numbered.
+    page.wait_for_function(
+        "() => { const p = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')]"
+        ".map(node => node.textContent); return p.some(t => t.includes('*')) || p.every(t => /\\[\\d+\\]/.test(t)); }",
+        timeout=60_000)
     while True:  # until no cell is queued or running and the kernel is idle
         prompts = _prompts(page)
         idle = page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]').count() == 1

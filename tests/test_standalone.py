@@ -120,6 +120,7 @@ def colab_venv() -> Path:
     return python
 
 
+@pytest.mark.slow
 def test_venv_holds_only_colab_packages(colab_venv):
     """The course package is not importable in the venv, and the Colab packages are."""
     env = _clean_env(colab_venv)
