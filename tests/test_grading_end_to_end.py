@@ -21,7 +21,7 @@ from vaecourse import build
 from vaecourse.grading.feedback import hidden_test_lines, page_text
 
 NOTEBOOKS = ["01_mnist"]
-CELL_TIMEOUT = "10"
+CELL_TIMEOUT = "30"  # the course default; quick-mode cells stay well under it
 
 
 def grade_cli(course: Path, *args: str, env: dict) -> subprocess.CompletedProcess:
@@ -236,3 +236,23 @@ def test_the_notebook_time_limit_kills_the_job_and_its_kernel(graded, tmp_path):
 
     leftovers = [p for p in psutil.process_iter() if runs_in_course(p)]  # the killed job's kernel ran there
     assert not leftovers, [p.cmdline() for p in leftovers]
+
+
+@pytest.mark.slow
+def test_feedback_made_again_from_the_gradebook_still_hides_hidden_tests(graded, tmp_path):
+    """`feedback` (after manual grading in formgrader) runs nbgrader generate_feedback over the course."""
+    import shutil
+
+    course = tmp_path / "course"
+    shutil.copytree(graded["course"], course, ignore=shutil.ignore_patterns("feedback", ".grading"))
+    shutil.copytree(graded["course"] / ".grading" / "status", course / ".grading" / "status")
+    grade_cli(course, "feedback", env=graded["env"])
+    master = nbformat.read(build.SOLUTIONS_DIR / "01_mnist.ipynb", as_version=4)
+    student_text = " ".join(nbformat.writes(nbformat.read(build.COURSE_DIR / "01_mnist.ipynb", as_version=4)).split())
+    secret = hidden_test_lines(master, student_text)
+    pages = {p.parts[-3]: page_text(p.read_text()) for p in (course / "feedback").glob("*/01_mnist/*.html")}
+    assert set(pages) == set(graded["students"]) | {"absent"}
+    for student, text in pages.items():
+        assert not [line for line in secret if line in text], student
+    assert "hidden tests (part of this cell's 2 points): passed" in pages["perfect"]
+    assert "could not be graded" in pages["kernel_crash"]

@@ -159,3 +159,21 @@ def test_one_huge_line_of_output_is_cut():
     cell.outputs = [new_output("stream", name="stdout", text="x" * 50_000_000 + "\n")]
     nb, _ = CapOutput(max_chars=1000).preprocess(nbformat.v4.new_notebook(cells=[cell]), {})
     assert len(nb.cells[0].outputs[0].text) < 1100 and "truncated" in nb.cells[0].outputs[0].text
+
+
+def test_a_course_cell_that_timed_out_is_noticed(tmp_path):
+    from vaecourse.grading.runner import course_cell_timeouts
+
+    helpers = new_code_cell("import torch")
+    helpers.metadata["nbgrader"] = {"grade": False, "grade_id": "course_helpers", "locked": True, "solution": False}
+    helpers.outputs = [new_output("error", ename="KeyboardInterrupt", evalue="", traceback=[])]
+    answer = new_code_cell("def f(): pass")
+    answer.metadata["nbgrader"] = {"grade": False, "grade_id": "f", "locked": False, "solution": True}
+    answer.outputs = [new_output("error", ename="KeyboardInterrupt", evalue="", traceback=[])]
+    folder = tmp_path / "autograded" / "s" / "a"
+    folder.mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(cells=[helpers, answer]), folder / "a.ipynb")
+    assert course_cell_timeouts(tmp_path, "s", "a") == "course_helpers"
+    helpers.outputs = []
+    nbformat.write(nbformat.v4.new_notebook(cells=[helpers, answer]), folder / "a.ipynb")
+    assert course_cell_timeouts(tmp_path, "s", "a") == ""  # a student's own slow cell is the student's
