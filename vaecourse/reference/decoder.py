@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 
 def conv_transpose2d_output_size(size, kernel_size, stride=1, padding=0):
-    """Output length of a transposed convolution along one dimension: (size - 1) * s - 2p + k."""
+    """Output length (an int) of a transposed convolution along one dimension of length size."""
     return (size - 1) * stride - 2 * padding + kernel_size
 
 
@@ -39,7 +39,7 @@ class Decoder(nn.Module):
 
 
 def reparameterize(mu, logvar):
-    """z = mu + sigma * eps with eps ~ N(0, I): a sample of N(mu, exp(logvar)) that gradients flow through."""
+    """A sample z (shape of mu) of N(mu, diag(exp(logvar))) that gradients flow through."""
     std = torch.exp(0.5 * logvar)  # log-variance -> standard deviation
     eps = torch.randn_like(mu)  # (B, latent_dim), same dtype and device as mu
     return mu + std * eps

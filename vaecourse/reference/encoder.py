@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 
 def conv2d_output_size(size, kernel_size, stride=1, padding=0):
-    """Output length of a convolution along one dimension: floor((size + 2p - k) / s) + 1."""
+    """Output length (an int) of a convolution along one dimension of length size."""
     return (size + 2 * padding - kernel_size) // stride + 1
 
 

@@ -1,0 +1,145 @@
+"""Catalogued mistakes in 02_encoder, each autograded with real nbgrader: each loses points on
+the right test and its visible check names the likely cause; correct alternatives written
+differently get full marks."""
+import pytest
+
+from harness import autograde, filled_student, solution_sources, load_master
+
+NB = "02_encoder"
+TESTS = ["test_conv2d_output_size", "test_count_parameters", "test_encoder"]  # notebook order
+FULL_MARKS = 2 + 1 + 4
+
+
+def edited(gid, pairs):
+    """The filled student notebook with every (old, new) replacement made in one solution;
+    fails if an `old` is missing, so an entry cannot silently test nothing."""
+    source = solution_sources(load_master(NB))[gid]
+    for old, new in pairs:
+        assert old in source, f"mutation of {NB}:{gid} expects {old!r} in the master's solution:\n{source}"
+        source = source.replace(old, new)
+    return filled_student(NB, {gid: source})
+
+
+# name -> (grade_id of the solution, [(text in the master's solution, replacement)],
+#          test that must lose points, words the visible check's message must contain)
+MISTAKES = {
+    "padding_added_once": ("conv2d_output_size", [("2 * padding", "padding")],
+                           "test_conv2d_output_size", "BOTH sides"),
+    "true_division": ("conv2d_output_size", [("// stride", "/ stride")],
+                      "test_conv2d_output_size", "floor division"),
+    "no_plus_one": ("conv2d_output_size", [("// stride + 1", "// stride")],
+                    "test_conv2d_output_size", "+ 1"),
+    "rounds_up": ("conv2d_output_size", [("(size + 2 * padding - kernel_size) // stride + 1",
+                                          "-(-(size + 2 * padding - kernel_size) // stride) + 1")],
+                  "test_conv2d_output_size", "round down"),
+    "counts_parameter_tensors": ("count_parameters", [("sum(p.numel() for p in model.parameters() if p.requires_grad)",
+                                                       "len(list(model.parameters()))")],
+                                 "test_count_parameters", "parameter TENSORS"),
+    "counts_frozen_parameters": ("count_parameters", [(" if p.requires_grad", "")],
+                                 "test_count_parameters", "trainable"),
+    "encoder_padding_0": ("encoder", [("nn.Conv2d(1, 32, kernel_size=4, stride=2, padding=1)",
+                                       "nn.Conv2d(1, 32, kernel_size=4, stride=2, padding=0)")],
+                          "test_encoder", "padding=1"),
+    "flatten_merges_batch": ("encoder", [("torch.flatten(h, start_dim=1)", "torch.flatten(h)")],
+                             "test_encoder", "start_dim=1"),
+    "latent_dim_hard_coded": ("encoder", [("nn.Linear(64 * 7 * 7, latent_dim)", "nn.Linear(64 * 7 * 7, 2)")],
+                              "test_encoder", "use latent_dim"),
+    "no_relu": ("encoder", [("            nn.ReLU(),\n", "")], "test_encoder", "ReLU after each convolution"),
+    "one_head_for_both": ("encoder", [("return self.fc_mu(h), self.fc_logvar(h)", "return self.fc_mu(h), self.fc_mu(h)")],
+                          "test_encoder", "separate heads"),
+    "relu_on_heads": ("encoder", [("return self.fc_mu(h), self.fc_logvar(h)",
+                                   "return F.relu(self.fc_mu(h)), F.relu(self.fc_logvar(h))")],
+                      "test_encoder", "no activation after the linear heads"),
+    "wrong_channels": ("encoder", [("nn.Conv2d(32, 64,", "nn.Conv2d(32, 32,"), ("64 * 7 * 7", "32 * 7 * 7")],
+                       "test_encoder", "channels 1 -> 32 -> 64"),
+}
+
+CORRECT = {
+    # floor from math, a loop over parameters, layers as attributes, F.relu, view, one linear layer split in two
+    "attributes_and_one_split_head": {
+        "conv2d_output_size": (
+            "import math\n\n"
+            "def conv2d_output_size(size, kernel_size, stride=1, padding=0):\n"
+            "    return int(math.floor((size + 2 * padding - kernel_size) / stride)) + 1\n"),
+        "count_parameters": (
+            "def count_parameters(model):\n"
+            "    total = 0\n"
+            "    for name, param in model.named_parameters():\n"
+            "        if param.requires_grad:\n"
+            "            total += param.numel()\n"
+            "    return total\n"),
+        "encoder": (
+            "class Encoder(nn.Module):\n"
+            "    def __init__(self, latent_dim=2):\n"
+            "        super().__init__()\n"
+            "        self.latent_dim = latent_dim\n"
+            "        self.conv1 = nn.Conv2d(1, 32, 4, 2, 1)\n"
+            "        self.conv2 = nn.Conv2d(32, 64, 4, 2, 1)\n"
+            "        self.head = nn.Linear(3136, 2 * latent_dim)  # mu and logvar side by side\n"
+            "\n"
+            "    def forward(self, x):\n"
+            "        h = F.relu(self.conv1(x))\n"
+            "        h = F.relu(self.conv2(h))\n"
+            "        h = h.view(h.size(0), -1)\n"
+            "        mu, logvar = self.head(h).chunk(2, dim=1)\n"
+            "        return mu, logvar\n"),
+    },
+    # one nn.Sequential holding everything up to the flattened features, nn.Flatten, a list of heads
+    "sequential_with_flatten": {
+        "encoder": (
+            "class Encoder(nn.Module):\n"
+            "    def __init__(self, latent_dim=2):\n"
+            "        super().__init__()\n"
+            "        self.features = nn.Sequential(\n"
+            "            nn.Conv2d(1, 32, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1)), nn.ReLU(inplace=True),\n"
+            "            nn.Conv2d(32, 64, kernel_size=(4, 4), stride=(2, 2), padding=(1, 1)), nn.ReLU(inplace=True),\n"
+            "            nn.Flatten())\n"
+            "        self.heads = nn.ModuleList([nn.Linear(3136, latent_dim) for _ in range(2)])\n"
+            "\n"
+            "    def forward(self, x):\n"
+            "        h = self.features(x)\n"
+            "        return tuple(head(h) for head in self.heads)\n"),
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, offline_data):
+    submissions = {"perfect": filled_student(NB)}
+    for key, (gid, pairs, _, _) in MISTAKES.items():
+        submissions[f"mistake_{key}"] = edited(gid, pairs)
+    for key, replace in CORRECT.items():
+        submissions[f"correct_{key}"] = filled_student(NB, replace)
+    result, log = autograde(NB, submissions, tmp_path_factory.mktemp("grading"), offline_data)
+    missing = set(submissions) - set(result)
+    assert not missing, f"nbgrader did not grade {missing}:\n{log}"
+    return result
+
+
+@pytest.mark.slow
+def test_perfect_submission_gets_full_marks(graded):
+    perfect = graded["perfect"]
+    assert sorted(perfect.scores) == sorted(TESTS)
+    assert perfect.max_total() == FULL_MARKS
+    assert perfect.total() == FULL_MARKS, perfect.errors
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", sorted(MISTAKES))
+def test_mistake_loses_points_on_the_right_test_with_a_teaching_message(graded, key):
+    _, _, test_id, words = MISTAKES[key]
+    result = graded[f"mistake_{key}"]
+    lost = result.lost()
+    assert test_id in lost, f"expected to lose points on {test_id}, lost {lost}"
+    assert all(TESTS.index(t) >= TESTS.index(test_id) for t in lost), \
+        f"only {test_id} and tests after it (which use it) may lose points; lost {lost}"
+    message = result.errors.get(test_id, "")
+    assert message.startswith("CheckFailed: Exercise 2."), message
+    assert words in message, f"the message should name the likely cause ({words!r}): {message}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", sorted(CORRECT))
+def test_correct_alternative_gets_full_marks(graded, key):
+    result = graded[f"correct_{key}"]
+    assert result.total() == result.max_total() == FULL_MARKS, result.errors

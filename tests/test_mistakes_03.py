@@ -1,0 +1,156 @@
+"""Catalogued mistakes in 03_decoder, each autograded with real nbgrader: each loses points on
+the right test and its visible check names the likely cause; correct alternatives written
+differently get full marks."""
+import pytest
+
+from harness import autograde, filled_student, solution_sources, load_master
+
+NB = "03_decoder"
+# notebook order: a mistake in one exercise may also cost the later tests that use it (ConvVAE uses the rest)
+TESTS = ["test_conv_transpose2d_output_size", "test_decoder", "test_reparameterize", "test_conv_vae"]
+FULL_MARKS = 1 + 3 + 3 + 3
+
+
+def edited(gid, pairs):
+    """The filled student notebook with every (old, new) replacement made in one solution;
+    fails if an `old` is missing, so an entry cannot silently test nothing."""
+    source = solution_sources(load_master(NB))[gid]
+    for old, new in pairs:
+        assert old in source, f"mutation of {NB}:{gid} expects {old!r} in the master's solution:\n{source}"
+        source = source.replace(old, new)
+    return filled_student(NB, {gid: source})
+
+
+# name -> (grade_id of the solution, [(text in the master's solution, replacement)],
+#          test that must lose points, words the visible check's message must contain)
+MISTAKES = {
+    "forward_conv_formula": ("conv_transpose2d_output_size", [("(size - 1) * stride - 2 * padding + kernel_size",
+                                                               "(size + 2 * padding - kernel_size) // stride + 1")],
+                             "test_conv_transpose2d_output_size", "(forward) convolution"),
+    "size_times_stride": ("conv_transpose2d_output_size", [("(size - 1) * stride", "size * stride")],
+                          "test_conv_transpose2d_output_size", "size - 1 gaps"),
+    "no_sigmoid": ("decoder", [("            nn.Sigmoid(),\n", "")], "test_decoder", "end with a Sigmoid"),
+    "channels_last_reshape": ("decoder", [("h.view(-1, 64, 7, 7)", "h.view(-1, 7, 7, 64)")],
+                              "test_decoder", "(B, 64, 7, 7): channels first"),
+    "latent_dim_hard_coded": ("decoder", [("nn.Linear(latent_dim, 64 * 7 * 7)", "nn.Linear(2, 64 * 7 * 7)")],
+                              "test_decoder", "use latent_dim"),
+    "deconv_padding_0": ("decoder", [("nn.ConvTranspose2d(64, 32, kernel_size=4, stride=2, padding=1)",
+                                      "nn.ConvTranspose2d(64, 32, kernel_size=4, stride=2, padding=0)")],
+                         "test_decoder", "padding=1"),
+    "missing_half": ("reparameterize", [("torch.exp(0.5 * logvar)", "torch.exp(logvar)")],
+                     "test_reparameterize", "the 0.5 is missing"),
+    "logvar_used_as_std": ("reparameterize", [("std = torch.exp(0.5 * logvar)", "std = logvar")],
+                           "test_reparameterize", "logvar is a logarithm"),
+    "torch_normal_blocks_gradients": ("reparameterize", [("return mu + std * eps", "return torch.normal(mu, std)")],
+                                      "test_reparameterize", "torch.normal(mu, std)"),
+    "sample_blocks_gradients": ("reparameterize", [("return mu + std * eps",
+                                                    "return torch.distributions.Normal(mu, std).sample()")],
+                                "test_reparameterize", ".sample()"),
+    "std_detached": ("reparameterize", [("return mu + std * eps", "return mu + std.detach() * eps")],
+                     "test_reparameterize", "do not detach std"),
+    "uniform_noise": ("reparameterize", [("torch.randn_like(mu)", "torch.rand_like(mu)")],
+                      "test_reparameterize", "not the uniform torch.rand_like"),
+    "float32_noise": ("reparameterize", [("torch.randn_like(mu)", "torch.randn(mu.shape)")],
+                      "test_reparameterize", "torch.randn_like(mu), not torch.randn(mu.shape)"),
+    "decodes_mu_not_a_sample": ("conv_vae", [("x_hat = self.decoder(z)", "x_hat = self.decoder(mu)")],
+                                "test_conv_vae", "decode a sample"),
+    "z_detached": ("conv_vae", [("z = reparameterize(mu, logvar)", "z = reparameterize(mu, logvar).detach()")],
+                   "test_conv_vae", "do not detach z"),
+    "outputs_in_wrong_order": ("conv_vae", [("return x_hat, mu, logvar", "return mu, logvar, x_hat")],
+                               "test_conv_vae", "in that order"),
+}
+
+CORRECT = {
+    # layers as attributes, nn.Unflatten, torch.sigmoid and F.relu in forward; rsample; the trick inline in forward
+    "attributes_rsample_inline": {
+        "decoder": (
+            "class Decoder(nn.Module):\n"
+            "    def __init__(self, latent_dim=2):\n"
+            "        super().__init__()\n"
+            "        self.fc = nn.Linear(latent_dim, 3136)\n"
+            "        self.unflatten = nn.Unflatten(1, (64, 7, 7))\n"
+            "        self.up1 = nn.ConvTranspose2d(64, 32, 4, 2, 1)\n"
+            "        self.up2 = nn.ConvTranspose2d(32, 1, 4, 2, 1)\n"
+            "\n"
+            "    def forward(self, z):\n"
+            "        h = self.unflatten(self.fc(z))\n"
+            "        return torch.sigmoid(self.up2(F.relu(self.up1(h))))\n"),
+        "reparameterize": (
+            "def reparameterize(mu, logvar):\n"
+            "    return torch.distributions.Normal(mu, torch.exp(logvar / 2)).rsample()\n"),
+        "conv_vae": (
+            "class ConvVAE(nn.Module):\n"
+            "    def __init__(self, latent_dim=2):\n"
+            "        super().__init__()\n"
+            "        self.encoder, self.decoder = Encoder(latent_dim), Decoder(latent_dim)\n"
+            "\n"
+            "    def forward(self, x):\n"
+            "        mu, logvar = self.encoder(x)\n"
+            "        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)\n"
+            "        return self.decoder(z), mu, logvar\n"),
+    },
+    # pytorch/examples style: in-place ops on a fresh normal_ tensor; a decoder in one nn.Sequential
+    "in_place_noise_one_sequential": {
+        "conv_transpose2d_output_size": (
+            "def conv_transpose2d_output_size(size, kernel_size, stride=1, padding=0):\n"
+            "    return int(stride * (size - 1) + kernel_size - 2 * padding)\n"),
+        "decoder": (
+            "class Decoder(nn.Module):\n"
+            "    def __init__(self, latent_dim=2):\n"
+            "        super().__init__()\n"
+            "        self.net = nn.Sequential(\n"
+            "            nn.Linear(latent_dim, 64 * 7 * 7), nn.Unflatten(-1, (64, 7, 7)),\n"
+            "            nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU(),\n"
+            "            nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1), nn.Sigmoid())\n"
+            "\n"
+            "    def forward(self, z):\n"
+            "        return self.net(z)\n"),
+        "reparameterize": (
+            "def reparameterize(mu, logvar):\n"
+            "    std = logvar.mul(0.5).exp_()\n"
+            "    eps = torch.empty_like(std).normal_()\n"
+            "    return eps.mul(std).add_(mu)\n"),
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, offline_data):
+    submissions = {"perfect": filled_student(NB)}
+    for key, (gid, pairs, _, _) in MISTAKES.items():
+        submissions[f"mistake_{key}"] = edited(gid, pairs)
+    for key, replace in CORRECT.items():
+        submissions[f"correct_{key}"] = filled_student(NB, replace)
+    result, log = autograde(NB, submissions, tmp_path_factory.mktemp("grading"), offline_data)
+    missing = set(submissions) - set(result)
+    assert not missing, f"nbgrader did not grade {missing}:\n{log}"
+    return result
+
+
+@pytest.mark.slow
+def test_perfect_submission_gets_full_marks(graded):
+    perfect = graded["perfect"]
+    assert sorted(perfect.scores) == sorted(TESTS)
+    assert perfect.max_total() == FULL_MARKS
+    assert perfect.total() == FULL_MARKS, perfect.errors
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", sorted(MISTAKES))
+def test_mistake_loses_points_on_the_right_test_with_a_teaching_message(graded, key):
+    _, _, test_id, words = MISTAKES[key]
+    result = graded[f"mistake_{key}"]
+    lost = result.lost()
+    assert test_id in lost, f"expected to lose points on {test_id}, lost {lost}"
+    assert all(TESTS.index(t) >= TESTS.index(test_id) for t in lost), \
+        f"only {test_id} and tests after it (which use it) may lose points; lost {lost}"
+    message = result.errors.get(test_id, "")
+    assert message.startswith("CheckFailed: Exercise 3."), message
+    assert words in message, f"the message should name the likely cause ({words!r}): {message}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", sorted(CORRECT))
+def test_correct_alternative_gets_full_marks(graded, key):
+    result = graded[f"correct_{key}"]
+    assert result.total() == result.max_total() == FULL_MARKS, result.errors
