@@ -10,6 +10,90 @@ from vaecourse.reference.encoder import Encoder
 from vaecourse.reference.decoder import Decoder, ConvVAE
 from vaecourse.reference.elbo import reconstruction_loss, kl_divergence
 
+import sys
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+
+class Autoencoder(nn.Module):
+    """A plain autoencoder with the ConvVAE's layers: z = mu (no noise); returns (x_hat, mu, logvar) like ConvVAE."""
+
+    def __init__(self, latent_dim=2):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.encoder = Encoder(latent_dim)  # its logvar head is computed but never used
+        self.decoder = Decoder(latent_dim)
+
+    def forward(self, x):
+        mu, logvar = self.encoder(x)  # (B, latent_dim) each
+        return self.decoder(mu), mu, logvar  # decode the mean itself: a deterministic code
+
+
+def train_steps(model, x_train, num_steps, beta=1.0, batch_size=64, lr=1e-3, seed=0, progress=False):
+    """Adam for num_steps minibatch steps on reconstruction + beta * KL; beta is a number or a function step -> beta.
+
+    Returns the history {"reconstruction": [...], "KL": [...], "beta": [...]}, one value per step (nats per image).
+    """
+    model_device = next(model.parameters()).device
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    history = {"reconstruction": [], "KL": [], "beta": []}
+    order, position = torch.randperm(len(x_train), generator=generator), 0
+    model.train()
+    for step in tqdm(range(num_steps), desc="training", disable=not progress, leave=False, file=sys.stdout):
+        if position + batch_size > len(x_train):  # a new epoch: reshuffle
+            order, position = torch.randperm(len(x_train), generator=generator), 0
+        x = x_train[order[position:position + batch_size].to(x_train.device)].to(model_device)  # (B, 1, 28, 28)
+        position += batch_size
+        weight = float(beta(step)) if callable(beta) else float(beta)
+        x_hat, mu, logvar = model(x)
+        rec, kl = reconstruction_loss(x_hat, x).mean(), kl_divergence(mu, logvar).mean()
+        loss = rec + weight * kl if weight else rec  # an autoencoder (beta = 0) ignores the KL entirely
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        for name, value in (("reconstruction", rec.item()), ("KL", kl.item()), ("beta", weight)):
+            history[name].append(value)
+    model.eval()
+    return history
+
+
+def loss_terms(model, x, batch_size=500):
+    """Mean reconstruction and KL per image on x (z sampled as in training), and the encoder means mu (N, latent_dim)."""
+    model.eval()
+    rec, kl, mus = 0.0, 0.0, []
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            xb = x[start:start + batch_size]
+            x_hat, mu, logvar = model(xb)
+            rec += reconstruction_loss(x_hat, xb).sum().item()
+            kl += kl_divergence(mu, logvar).sum().item()
+            mus.append(mu.cpu())
+    return {"reconstruction": rec / len(x), "KL": kl / len(x), "mu": torch.cat(mus)}
+
+
+def show_rows(rows, title=None, size=0.9):
+    """One figure: each item of rows ({label: images (N, 1, 28, 28)}) is a labelled row of images."""
+    import matplotlib.pyplot as plt
+
+    strips = [image_grid(torch.as_tensor(images).detach().cpu(), nrow=1) for images in rows.values()]
+    width = max(strip.shape[1] for strip in strips)
+    canvas = torch.ones(28 * len(strips) + 4 * (len(strips) - 1), width)  # white lines between rows
+    for index, strip in enumerate(strips):
+        canvas[index * 32:index * 32 + 28, :strip.shape[1]] = strip
+    fig, ax = plt.subplots(figsize=(size * width / 28 + 1.8, size * len(strips) + 0.6))
+    ax.imshow(canvas.numpy(), cmap="gray", vmin=0, vmax=1)
+    ax.set_yticks([14 + 32 * k for k in range(len(strips))])
+    ax.set_yticklabels(list(rows))
+    ax.set_xticks([])
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 def kl_per_dimension(mu, logvar):
     """KL(q(z_d|x) || N(0, 1)) of each latent dimension d, averaged over the batch: shape (latent_dim,)."""
     kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)  # (B, latent_dim)
