@@ -9,7 +9,8 @@ The two runs differ only in how batches reach the model:
   fast     the whole split decoded once into one tensor on the device (vaecourse.data.mnist_tensors),
            batches cut by index from a shuffled permutation (vaecourse.data.TensorBatches)
 Both start from the same seeded weights and use the course's reference train_one_epoch and evaluate
-(exported from solutions/05_training.ipynb). Images per second count the whole training epoch
+(exported from solutions/05_training.ipynb). Their epochs alternate (classic 1, fast 1, classic 2, ...)
+so that other work on a shared machine slows both alike. Images per second count the whole training epoch
 (feeding + forward + backward + update); the test negative ELBO is measured the same way for
 both (z sampled, as the paper reports it), on the full test split.
 
@@ -51,27 +52,39 @@ def fast_loader(args, device):
     return TensorBatches(x, y, batch_size=args.batch_size, shuffle=True, seed=SEED)
 
 
-def run(way: str, args, device, test_loader) -> dict:
-    torch.manual_seed(SEED)  # the same initial weights and the same random draws for both ways
-    model = ConvVAE(latent_dim=args.latent_dim).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    start = time.perf_counter()
-    loader = classic_loader(args, device) if way == "classic" else fast_loader(args, device)
-    setup_s = time.perf_counter() - start
-    images, train_s, losses = 0, 0.0, []
-    for epoch in range(1, args.epochs + 1):
-        synchronize(device)
+def run(ways: list[str], args, device, test_loader) -> list[dict]:
+    """Train one model per way, interleaving their epochs so that a busy machine slows both alike."""
+    runs = []
+    for way in ways:
+        torch.manual_seed(SEED)  # the same initial weights and the same random draws for both ways
+        model = ConvVAE(latent_dim=args.latent_dim).to(device)
         start = time.perf_counter()
-        losses.append(train_one_epoch(model, loader, optimizer))
-        synchronize(device)
-        seconds = time.perf_counter() - start
-        train_s += seconds
-        images += len(loader.dataset) if way == "classic" else loader.x.shape[0]
-        print(f"  {way:7s} epoch {epoch:2d}: train loss {losses[-1]:8.2f} nats/image, {seconds:7.1f} s", flush=True)
-    torch.manual_seed(SEED + 1)
-    test_nelbo = evaluate(model, test_loader)
-    return {"way": way, "setup_s": setup_s, "train_s": train_s, "images": images,
-            "images_per_s": images / train_s, "train_losses": losses, "test_nelbo": test_nelbo}
+        loader = classic_loader(args, device) if way == "classic" else fast_loader(args, device)
+        runs.append({"way": way, "model": model, "loader": loader,
+                     "optimizer": torch.optim.Adam(model.parameters(), lr=args.lr),
+                     "setup_s": time.perf_counter() - start, "train_s": 0.0, "images": 0, "train_losses": [],
+                     "generator_state": torch.get_rng_state()})
+    for epoch in range(1, args.epochs + 1):
+        for run_ in runs:
+            torch.set_rng_state(run_["generator_state"])  # each way continues its own random stream
+            synchronize(device)
+            start = time.perf_counter()
+            run_["train_losses"].append(train_one_epoch(run_["model"], run_["loader"], run_["optimizer"]))
+            synchronize(device)
+            seconds = time.perf_counter() - start
+            run_["generator_state"] = torch.get_rng_state()
+            run_["train_s"] += seconds
+            run_["images"] += len(run_["loader"].dataset) if run_["way"] == "classic" else run_["loader"].x.shape[0]
+            print(f"  {run_['way']:7s} epoch {epoch:2d}: train loss {run_['train_losses'][-1]:8.2f} nats/image, "
+                  f"{seconds:7.1f} s", flush=True)
+    results = []
+    for run_ in runs:
+        torch.manual_seed(SEED + 1)
+        test_nelbo = evaluate(run_["model"], test_loader)
+        results.append({"way": run_["way"], "setup_s": run_["setup_s"], "train_s": run_["train_s"],
+                        "images": run_["images"], "images_per_s": run_["images"] / run_["train_s"],
+                        "train_losses": run_["train_losses"], "test_nelbo": test_nelbo})
+    return results
 
 
 def main(argv=None) -> int:
@@ -102,7 +115,7 @@ def main(argv=None) -> int:
     print(f"data {args.data}: {data_name}, {used:,} training images, {len(x_test):,} test images")
     print(f"ConvVAE latent_dim {args.latent_dim}, Adam lr {args.lr:g}, batch {args.batch_size}, {args.epochs} epoch(s) each way\n")
 
-    results = [run(way, args, device, test_loader) for way in ("classic", "fast") if args.only in (None, way)]
+    results = run([way for way in ("classic", "fast") if args.only in (None, way)], args, device, test_loader)
     print(f"\n{'way':8s} {'images/s':>10s} {'train s':>9s} {'test -ELBO':>11s}")
     for r in results:
         print(f"{r['way']:8s} {r['images_per_s']:10,.0f} {r['train_s']:9.1f} {r['test_nelbo']:11.2f}")
