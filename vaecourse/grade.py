@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     def grade_args(p):
         p.add_argument("--assignment", nargs="+", metavar="NN_name", help="default: every released notebook")
         p.add_argument("--student", nargs="+", metavar="ID", help="default: the roster and everyone who submitted")
-        p.add_argument("--jobs", type=int, default=1, help="students graded at once (default 1)")
+        p.add_argument("--jobs", type=int, default=1, help="notebooks graded at once, one process each (default 1); results equal a serial run")
         p.add_argument("--cell-timeout", type=int, default=30, help="seconds per cell (nbgrader's Execute.timeout)")
         p.add_argument("--time-limit", type=float, default=600, help="seconds per notebook, enforced from outside")
         p.add_argument("--csv", type=Path, help=f"grades CSV (default: <course>/{DEFAULT_CSV})")
