@@ -113,3 +113,6 @@ def apply_course_config(c) -> None:
     c.Execute.timeout = CELL_TIMEOUT_S
     c.Execute.interrupt_on_timeout = True
     c.ExecutePreprocessor.timeout = CELL_TIMEOUT_S
+    # nbclient waits only 4 s (iopub_timeout) for a cell's last output after its reply and nbgrader
+    # makes that fatal: on a loaded machine a sound notebook then fails to grade at random.
+    c.Execute.iopub_timeout = CELL_TIMEOUT_S
