@@ -55,7 +55,7 @@ def loss_terms(model, loader):
         for x, _ in loader:
             x = x.to(device)
             x_hat, mu, logvar = model(x)
-            sums += torch.stack([reconstruction_loss(x_hat, x).sum(), kl_divergence(mu, logvar).sum()]).double().cpu()
+            sums += torch.stack([reconstruction_loss(x_hat, x).sum(), kl_divergence(mu, logvar).sum()]).cpu().double()
             count += x.shape[0]
     reconstruction, kl = (sums / count).tolist()
     return {"total": reconstruction + kl, "reconstruction": reconstruction, "KL": kl}
