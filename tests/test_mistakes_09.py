@@ -1,0 +1,219 @@
+"""Catalogued mistakes in 09_vq_vae, each autograded with real nbgrader: each loses points on the right
+tests with a message naming the likely cause; correct alternatives written differently get full marks.
+
+One nbgrader run grades every submission. VectorQuantizer calls the student's quantize, so a quantize
+mistake may also cost test_vector_quantizer; each entry names every test it must lose. Mistakes are
+combined into one submission only when they sit in different solution cells and cost different tests. The visible
+checks also name the causes of further mistakes (L1 distance, channels-last z_q, flat indices, summed
+losses, random re-initialisation, unnormalised counts, tensor results); the catalogue keeps the runs few.
+"""
+import pytest
+
+from harness import autograde, filled_student, load_master, solution_sources
+
+NB = "09_vq_vae"
+PREFIXES = ("CheckFailed: Exercise 9.", "AssertionError: Exercise 9.")
+Q, VQ, P = "test_quantize", "test_vector_quantizer", "test_codebook_perplexity"
+DISTANCES = ("flat.pow(2).sum(dim=1, keepdim=True)  # (N, 1)\n"
+             "                 - 2 * flat @ codebook.t()  # (N, K)\n"
+             "                 + codebook.pow(2).sum(dim=1))")
+
+# name -> (grade_id, [(text in the master's solution, replacement)], tests that must lose points,
+#          test whose message is checked, words the message must contain)
+MISTAKES = {
+    "argmax_not_argmin": ("quantize", [("distances.argmin(dim=1)", "distances.argmax(dim=1)")],
+                          {Q, VQ}, Q, "use argmin, not argmax"),
+    "no_permute_before_flatten": ("quantize", [("z_e.permute(0, 2, 3, 1).reshape(-1, D)", "z_e.reshape(-1, D)")],
+                                  {Q, VQ}, Q, "permute(0, 2, 3, 1) before reshape(-1, D)"),
+    "dot_product_not_distance": ("quantize", [("\n                 + codebook.pow(2).sum(dim=1))", ")")],
+                                 {Q, VQ}, Q, "largest dot product"),
+    "no_straight_through": ("VectorQuantizer", [("return z_q_st, vq_loss, indices", "return z_q, vq_loss, indices")],
+                            {VQ}, VQ, "gradient does not reach the encoder"),
+    "commitment_and_codebook_swapped": (
+        "VectorQuantizer", [("vq_loss = codebook_loss + self.beta * commitment_loss",
+                             "vq_loss = self.beta * codebook_loss + commitment_loss")], {VQ}, VQ, "swapped"),
+    "no_stop_gradients": ("VectorQuantizer", [("F.mse_loss(z_q, z_e.detach())", "F.mse_loss(z_q, z_e)"),
+                                              ("F.mse_loss(z_e, z_q.detach())", "F.mse_loss(z_e, z_q)")],
+                          {VQ}, VQ, "stop-gradients are missing"),
+    "resets_used_codes": ("VectorQuantizer", [("counts == 0", "counts > 0")], {VQ}, VQ, "NEVER appear"),
+    "bincount_without_minlength": ("VectorQuantizer", [("torch.bincount(indices.flatten(), minlength=self.num_codes)",
+                                                        "torch.bincount(indices.flatten())")], {VQ}, VQ, "minlength"),
+    "perplexity_without_exp": ("codebook_perplexity", [("return float(torch.exp(-(p * p.log()).sum()))",
+                                                        "return float(-(p * p.log()).sum())")], {P}, P, "exp(entropy)"),
+    "log2_with_exp": ("codebook_perplexity", [("p.log()", "p.log2()")], {P}, P, "log2"),
+    "zero_frequencies_kept": ("codebook_perplexity", [("    p = p[p > 0]  # 0 * log 0 = 0: leave unused codes out\n", "")],
+                              {P}, P, "nan"),
+    "counts_used_codes": ("codebook_perplexity", [("return float(torch.exp(-(p * p.log()).sum()))",
+                                                   "return float((counts > 0).sum())")], {P}, P, "number of codes used"),
+}
+
+VQ_INIT = (
+    "class VectorQuantizer(nn.Module):\n"
+    "    def __init__(self, num_codes, code_dim, beta=0.25):\n"
+    "        super().__init__()\n"
+    "        self.num_codes, self.code_dim, self.beta = num_codes, code_dim, beta\n"
+    "        self.codebook = nn.Parameter(torch.empty(num_codes, code_dim).uniform_(-1 / num_codes, 1 / num_codes))\n\n")
+
+CORRECT = {
+    # cdist and F.embedding; losses written out with .detach(); dead codes found with a boolean mask;
+    # perplexity in bits raised with 2 **.
+    "cdist_embedding_bits": {
+        "quantize": (
+            "import torch\nfrom torch import nn\nimport torch.nn.functional as F\n\n\n"
+            "def quantize(z_e, codebook):\n"
+            "    vectors = z_e.movedim(1, -1)  # (B, H, W, D)\n"
+            "    flat = vectors.reshape(-1, vectors.shape[-1])\n"
+            "    indices = torch.cdist(flat, codebook).argmin(dim=1)\n"
+            "    z_q = F.embedding(indices, codebook).reshape(vectors.shape).movedim(-1, 1)\n"
+            "    return z_q, indices.reshape(vectors.shape[:-1])\n"),
+        "VectorQuantizer": VQ_INIT + (
+            "    def forward(self, z_e):\n"
+            "        z_q, indices = quantize(z_e, self.codebook)\n"
+            "        codebook_term = ((z_e.detach() - z_q) ** 2).mean()\n"
+            "        commitment_term = ((z_e - z_q.detach()) ** 2).mean()\n"
+            "        return z_e + (z_q - z_e).detach(), codebook_term + self.beta * commitment_term, indices\n\n"
+            "    @torch.no_grad()\n"
+            "    def reset_dead_codes(self, z_e, indices):\n"
+            "        used = torch.zeros(self.num_codes, dtype=torch.bool, device=indices.device)\n"
+            "        used[indices.flatten()] = True\n"
+            "        rows = z_e.movedim(1, -1).reshape(-1, self.code_dim)\n"
+            "        moved = 0\n"
+            "        for k in range(self.num_codes):\n"
+            "            if not used[k]:\n"
+            "                self.codebook.data[k] = rows[torch.randint(len(rows), ())]\n"
+            "                moved += 1\n"
+            "        return moved\n"),
+        "codebook_perplexity": (
+            "def codebook_perplexity(indices, num_codes):\n"
+            "    _, counts = torch.unique(indices, return_counts=True)\n"
+            "    p = counts.double() / counts.sum()\n"
+            "    bits = -(p * torch.log2(p)).sum().item()\n"
+            "    return 2.0 ** bits\n"),
+    },
+    # Broadcast differences and gather; straight-through written as z_q + (z_e - z_e.detach());
+    # perplexity from torch.distributions.
+    "broadcast_categorical": {
+        "quantize": (
+            "import torch\nfrom torch import nn\nimport torch.nn.functional as F\n\n\n"
+            "def quantize(z_e, codebook):\n"
+            "    B, D, H, W = z_e.shape\n"
+            "    flat = z_e.permute(0, 2, 3, 1).reshape(B * H * W, D)\n"
+            "    d = ((flat.unsqueeze(1) - codebook.unsqueeze(0)) ** 2).sum(dim=2)\n"
+            "    idx = torch.min(d, dim=1).indices\n"
+            "    z_q = torch.index_select(codebook, 0, idx).view(B, H, W, D).permute(0, 3, 1, 2).contiguous()\n"
+            "    return z_q, idx.view(B, H, W)\n"),
+        "VectorQuantizer": VQ_INIT + (
+            "    def forward(self, z_e):\n"
+            "        z_q, indices = quantize(z_e, self.codebook)\n"
+            "        loss = F.mse_loss(z_q, z_e.detach()) + self.beta * F.mse_loss(z_q.detach(), z_e)\n"
+            "        z_q_st = z_q.detach() + (z_e - z_e.detach())\n"
+            "        return z_q_st, loss, indices\n\n"
+            "    @torch.no_grad()\n"
+            "    def reset_dead_codes(self, z_e, indices):\n"
+            "        counts = torch.zeros(self.num_codes, dtype=torch.long)\n"
+            "        counts.index_add_(0, indices.flatten().cpu(), torch.ones(indices.numel(), dtype=torch.long))\n"
+            "        dead = (counts == 0).nonzero(as_tuple=True)[0]\n"
+            "        rows = z_e.permute(0, 2, 3, 1).reshape(-1, self.code_dim)\n"
+            "        choice = torch.randperm(len(rows))[:len(dead)] if len(rows) >= len(dead) else torch.randint(len(rows), (len(dead),))\n"
+            "        self.codebook[dead.to(self.codebook.device)] = rows[choice.to(rows.device)]\n"
+            "        return len(dead)\n"),
+        "codebook_perplexity": (
+            "def codebook_perplexity(indices, num_codes):\n"
+            "    counts = torch.bincount(indices.reshape(-1), minlength=num_codes).float()\n"
+            "    dist = torch.distributions.Categorical(probs=counts / counts.sum())\n"
+            "    return dist.entropy().exp().item()\n"),
+    },
+}
+
+_SOURCES = {}
+
+
+def sources():
+    if not _SOURCES:
+        _SOURCES.update(solution_sources(load_master(NB)))
+    return _SOURCES
+
+
+def submission_with(keys):
+    """The filled student notebook with the named mistakes applied (at most one per solution cell)."""
+    replace = {}
+    for key in keys:
+        gid, edits, _, _, _ = MISTAKES[key]
+        assert gid not in replace, f"two mistakes in {gid}"
+        source = sources()[gid]
+        for old, new in edits:
+            assert old in source, f"mistake {key}: {old!r} is not in the master's solution of {gid}:\n{source}"
+            source = source.replace(old, new)
+        replace[gid] = source
+    return filled_student(NB, replace)
+
+
+def mistake_groups():
+    """Greedy: a mistake joins a group when its cell and the tests it costs are new to that group."""
+    groups = []
+    for key, (gid, _, lost, _, _) in MISTAKES.items():
+        for group in groups:
+            if all(MISTAKES[k][0] != gid and not (MISTAKES[k][2] & lost) for k in group):
+                group.append(key)
+                break
+        else:
+            groups.append([key])
+    return groups
+
+
+def submission_name(group):
+    return "mistakes_" + "__".join(group)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, offline_data, monkeypatch_module):
+    monkeypatch_module.setenv("VAE_COURSE_CHECKPOINTS", str(tmp_path_factory.mktemp("checkpoints")))
+    submissions = {"perfect": filled_student(NB)}
+    for group in mistake_groups():
+        submissions[submission_name(group)] = submission_with(group)
+    for key, replace in CORRECT.items():
+        submissions[f"correct_{key}"] = filled_student(NB, replace)
+    result, log = autograde(NB, submissions, tmp_path_factory.mktemp("grading"), offline_data)
+    missing = set(submissions) - set(result)
+    assert not missing, f"nbgrader did not grade {missing}:\n{log}"
+    return result
+
+
+def test_catalogue_is_large_and_every_edit_applies():
+    assert len(MISTAKES) >= 6 and len(CORRECT) >= 2
+    assert {m[0] for m in MISTAKES.values()} == {"quantize", "VectorQuantizer", "codebook_perplexity"}
+    for key in MISTAKES:
+        submission_with([key])
+
+
+@pytest.mark.slow
+def test_perfect_submission_gets_full_marks(graded):
+    perfect = graded["perfect"]
+    assert perfect.max_total() == 10
+    assert perfect.total() == perfect.max_total(), perfect.errors
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", sorted(MISTAKES))
+def test_mistake_loses_points_on_the_right_test_with_a_teaching_message(graded, key):
+    group = next(g for g in mistake_groups() if key in g)
+    result = graded[submission_name(group)]
+    expected_lost = sorted(set().union(*(MISTAKES[k][2] for k in group)))
+    assert result.lost() == expected_lost, f"{group}: expected to lose points on {expected_lost}, lost {result.lost()}"
+    _, _, _, test_id, words = MISTAKES[key]
+    message = result.errors.get(test_id, "")
+    assert message.startswith(PREFIXES), message
+    assert words in message, f"the message should name the likely cause ({words!r}): {message}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", sorted(CORRECT))
+def test_correct_alternative_gets_full_marks(graded, key):
+    result = graded[f"correct_{key}"]
+    assert result.total() == result.max_total() == 10, result.errors
