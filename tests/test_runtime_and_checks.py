@@ -52,6 +52,20 @@ def test_device_is_cpu_here_and_described_for_the_student(monkeypatch):
     assert "Change runtime type" not in runtime.describe_runtime(torch.device("cpu"), quick=False)
 
 
+def test_quick_mode_on_the_cpu_uses_one_thread_and_full_mode_keeps_torchs_default():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        runtime.limit_cpu_threads(quick=False, device=torch.device("cpu"))
+        assert torch.get_num_threads() == 2
+        runtime.limit_cpu_threads(quick=True, device=torch.device("cuda"))
+        assert torch.get_num_threads() == 2
+        runtime.limit_cpu_threads(quick=True, device=torch.device("cpu"))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_seed_everything_repeats_random_numbers():
     runtime.seed_everything(3)
     first = torch.randn(5)
