@@ -115,6 +115,39 @@ def test_bundle_puts_dependencies_first_and_strips_package_imports():
     assert namespace["ONE"] == 3
 
 
+def _master_with_cells(*sources: str):
+    helpers = nbformat.v4.new_code_cell("from vaecourse.data import TensorBatches")
+    helpers.metadata["tags"] = [build.HELPERS_TAG]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [helpers, *(nbformat.v4.new_code_cell(source) for source in sources)]
+    return nb
+
+
+@pytest.mark.parametrize("cell, name", [
+    ("batches = range(3)  # the progress bar of 05 once did this", "batches"),
+    ("for batches in range(3):\n    pass", "batches"),
+    ("if True:\n    def read_idx(path):\n        return path", "read_idx"),
+    ("device = 'cpu'", "device"),
+    ("from tqdm import tqdm as torch", "torch"),
+    ("with open(__file__) as socket:\n    pass", "socket"),
+])
+def test_a_cell_that_rebinds_an_inlined_helper_name_fails_the_build(cell, name):
+    nb = _master_with_cells("import torch", cell)
+    with pytest.raises(build.BuildError, match=f"code cell 2 rebinds '{name}'"):
+        build.bundle_master(nb, "05_training", {})
+
+
+def test_same_imports_locals_and_magics_do_not_count_as_shadowing():
+    nb = _master_with_cells(
+        "import torch\nimport numpy as np\nfrom pathlib import Path",
+        "def f():\n    batches = 1  # local to f\n    return batches",
+        "%matplotlib inline\nloader = TensorBatches(torch.zeros(2, 1), torch.zeros(2))",
+        "[device for device in range(2)]  # a comprehension's own scope",
+    )
+    bundled = build.bundle_master(nb, "05_training", {})
+    assert "def batches" in bundled.cells[1].source  # the helpers were inlined
+
+
 def test_bundle_refuses_circular_imports():
     sources = {"vaecourse.fake_a": "from vaecourse.fake_b import x\n", "vaecourse.fake_b": "from vaecourse.fake_a import y\n"}
     with pytest.raises(build.BuildError, match="circular"):

@@ -204,6 +204,84 @@ def check_exercise_numbers(nb, name: str) -> None:
                     "Number exercises in the order of their solution cells.")
 
 
+def _top_level_bindings(source: str) -> dict[str, str]:
+    """Names a cell or module binds at top level -> how ('import torch', 'assignment', 'def', ...).
+
+    Nested scopes (function bodies, classes' insides, comprehensions) are not visited:
+    only what lands in the notebook's global namespace counts.
+    """
+    bindings: dict[str, str] = {}
+
+    def targets(node) -> list[str]:
+        if isinstance(node, ast.Name):
+            return [node.id]
+        if isinstance(node, (ast.Tuple, ast.List)):
+            return [name for element in node.elts for name in targets(element)]
+        if isinstance(node, ast.Starred):
+            return targets(node.value)
+        return []  # attributes and subscripts bind no name
+
+    def visit(statements) -> None:
+        for node in statements:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                bindings[node.name] = "def"
+            elif isinstance(node, ast.ClassDef):
+                bindings[node.name] = "class"
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                for alias in node.names:
+                    bound = alias.asname or alias.name.split(".")[0]
+                    bindings[bound] = ast.unparse(ast.Import(names=[alias])) if isinstance(node, ast.Import) \
+                        else f"from {node.module} import {alias.name}"
+            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                for target in getattr(node, "targets", None) or [node.target]:
+                    bindings.update(dict.fromkeys(targets(target), "assignment"))
+            elif isinstance(node, (ast.For, ast.AsyncFor)):
+                bindings.update(dict.fromkeys(targets(node.target), "for loop"))
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                for item in node.items:
+                    if item.optional_vars is not None:
+                        bindings.update(dict.fromkeys(targets(item.optional_vars), "with ... as"))
+            if isinstance(node, (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try)):
+                for field in ("body", "orelse", "finalbody"):
+                    visit(getattr(node, field, []))
+                for handler in getattr(node, "handlers", []):
+                    visit(handler.body)
+        for node in ast.walk(ast.Module(body=list(statements), type_ignores=[])):
+            if isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
+                bindings.setdefault(node.target.id, "assignment (:=)")
+
+    visit(ast.parse(source).body)
+    return bindings
+
+
+def check_no_shadowed_helpers(nb, name: str, helpers_source: str) -> None:
+    """Fail when a cell rebinds a name the inlined helpers define.
+
+    In the student notebook the helpers' module-level names share the notebook's globals,
+    so `batches = tqdm(...)` in a cell silently replaces the helper function `batches` that
+    TensorBatches calls: fine in the master (which imports from the package), broken
+    in the student version. Re-importing the very same thing (`import torch`) is allowed.
+    """
+    helper_names = _top_level_bindings(helpers_source)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or HELPERS_TAG in tags(cell):
+            continue
+        code = "\n".join(line for line in cell.source.splitlines()
+                         if not line.lstrip().startswith(("%", "!")))  # IPython magics are not Python
+        try:
+            cell_names = _top_level_bindings(code)
+        except SyntaxError:
+            continue  # a cell nbgrader or the student fills in later; validate catches real errors
+        for bound, how in cell_names.items():
+            same_import = how == helper_names.get(bound) and how.startswith(("import ", "from "))
+            if bound in helper_names and not same_import:
+                raise BuildError(
+                    f"{name}: code cell {index} rebinds {bound!r} ({how}), a name the course helpers "
+                    f"define ({helper_names[bound]}). In the student notebook the helpers share the "
+                    "notebook's globals, so this replaces the helper for every later call. "
+                    "Rename the variable in the notebook.")
+
+
 def bundle_master(nb, name: str, sources: dict[str, str]):
     """The master with its helpers inlined and the links cell on top: nbgrader's source notebook."""
     check_exercise_numbers(nb, name)
@@ -211,6 +289,7 @@ def bundle_master(nb, name: str, sources: dict[str, str]):
     for cell in nb.cells:
         if HELPERS_TAG in tags(cell):
             cell.source = helpers_cell_source(helper_imports(nb, name), sources)
+            check_no_shadowed_helpers(nb, name, cell.source)
             cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
             cell.metadata["cellView"] = "form"  # Colab folds it to its title
             cell.metadata["nbgrader"] = {
