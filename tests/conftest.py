@@ -28,3 +28,14 @@ def notebook_env(offline_data, monkeypatch) -> dict:
     env["VAE_COURSE_QUICK"] = "1"
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
+
+
+def pytest_generate_tests(metafunc):
+    """A mistakes catalogue's tests (tests/catalogue.py) run once per mistake and per alternative."""
+    catalogue = getattr(metafunc.cls, "catalogue", None)
+    if catalogue is None:
+        return
+    if "mistake" in metafunc.fixturenames:
+        metafunc.parametrize("mistake", sorted(catalogue.mistakes))
+    if "alternative" in metafunc.fixturenames:
+        metafunc.parametrize("alternative", sorted(catalogue.correct))

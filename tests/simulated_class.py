@@ -107,15 +107,15 @@ def duplicated(nb, student_nb, answer: str):
     return nb
 
 
-def catalogued_mistakes(name: str, count: int = 2) -> dict:
-    """The first `count` entries of tests/test_mistakes_NN.py's MISTAKES, if that file exists."""
+def catalogue_of(name: str):
+    """tests/test_mistakes_NN.py's CATALOGUE (tests/catalogue.py), or None if it has none."""
     import importlib
 
     try:
         module = importlib.import_module(f"test_mistakes_{name[:2]}")
     except ImportError:
-        return {}
-    return dict(list(getattr(module, "MISTAKES", {}).items())[:count])
+        return None
+    return getattr(module, "CATALOGUE", None)
 
 
 def class_submissions(name: str) -> dict[str, tuple[object, Expected]]:
@@ -151,10 +151,11 @@ def class_submissions(name: str) -> dict[str, tuple[object, Expected]]:
         "reordered": (reordered(perfect, gid, first_tests[0]), Expected(GRADED, note="out of order")),
         "duplicated": (duplicated(perfect, student_nb, gid), Expected(GRADED, note="appears 3 times")),
     }
-    for key, (mgid, old, new, test_id, _) in catalogued_mistakes(name).items():
-        source = build_solution(name, mgid)
-        assert old in source, f"{name}:{mgid}: catalogued mistake {key} expects {old!r} in the master's solution"
-        out[f"mistake_{key}"] = (filled(name, {mgid: source.replace(old, new, 1)}), Expected(GRADED, lost={test_id}))
+    catalogue = catalogue_of(name)
+    for key in list(catalogue.mistakes)[:2] if catalogue else []:  # a few catalogued mistakes
+        cell = catalogue.mistakes[key].cell
+        out[f"mistake_{key}"] = (filled(name, {cell: catalogue.edited_source(key)}),
+                                 Expected(GRADED, lost=set(catalogue.lost_by(key))))
     return out
 
 

@@ -1,8 +1,6 @@
 """Catalogued mistakes in 01_mnist, each autograded with real nbgrader: each loses points on
 the right test and its visible check names the likely cause; correct alternatives get full marks."""
-import pytest
-
-from harness import autograde, filled_student, mutate
+from catalogue import Catalogue, CatalogueTests
 
 NB = "01_mnist"
 
@@ -53,40 +51,8 @@ CORRECT = {
         "    return torch.stack(rows).float()\n")},
 }
 
-
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory, offline_data):
-    submissions = {"perfect": filled_student(NB)}
-    for key, (gid, old, new, _, _) in MISTAKES.items():
-        submissions[f"mistake_{key}"] = mutate(NB, gid, old, new)
-    for key, replace in CORRECT.items():
-        submissions[f"correct_{key}"] = filled_student(NB, replace)
-    result, log = autograde(NB, submissions, tmp_path_factory.mktemp("grading"), offline_data)
-    missing = set(submissions) - set(result)
-    assert not missing, f"nbgrader did not grade {missing}:\n{log}"
-    return result
+CATALOGUE = Catalogue(NB, MISTAKES, CORRECT, full_marks=6, replace_count=1)
 
 
-@pytest.mark.slow
-def test_perfect_submission_gets_full_marks(graded):
-    perfect = graded["perfect"]
-    assert perfect.max_total() == 6
-    assert perfect.total() == perfect.max_total(), perfect.errors
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("key", sorted(MISTAKES))
-def test_mistake_loses_points_on_the_right_test_with_a_teaching_message(graded, key):
-    _, _, _, test_id, words = MISTAKES[key]
-    result = graded[f"mistake_{key}"]
-    assert result.lost() == [test_id], f"expected to lose points on {test_id} only, lost {result.lost()}"
-    message = result.errors.get(test_id, "")
-    assert message.startswith("CheckFailed: Exercise 1."), message
-    assert words in message, f"the message should name the likely cause ({words!r}): {message}"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("key", sorted(CORRECT))
-def test_correct_alternative_gets_full_marks(graded, key):
-    result = graded[f"correct_{key}"]
-    assert result.total() == result.max_total() == 6, result.errors
+class TestCatalogue(CatalogueTests):
+    catalogue = CATALOGUE

@@ -1,24 +1,12 @@
 """Catalogued mistakes in 03_decoder, each autograded with real nbgrader: each loses points on
 the right test and its visible check names the likely cause; correct alternatives written
 differently get full marks."""
-import pytest
-
-from harness import autograde, filled_student, solution_sources, load_master
+from catalogue import Catalogue, CatalogueTests
 
 NB = "03_decoder"
 # notebook order: a mistake in one exercise may also cost the later tests that use it (ConvVAE uses the rest)
 TESTS = ["test_conv_transpose2d_output_size", "test_decoder", "test_reparameterize", "test_conv_vae"]
 FULL_MARKS = 1 + 3 + 3 + 3
-
-
-def edited(gid, pairs):
-    """The filled student notebook with every (old, new) replacement made in one solution;
-    fails if an `old` is missing, so an entry cannot silently test nothing."""
-    source = solution_sources(load_master(NB))[gid]
-    for old, new in pairs:
-        assert old in source, f"mutation of {NB}:{gid} expects {old!r} in the master's solution:\n{source}"
-        source = source.replace(old, new)
-    return filled_student(NB, {gid: source})
 
 
 # name -> (grade_id of the solution, [(text in the master's solution, replacement)],
@@ -113,44 +101,8 @@ CORRECT = {
     },
 }
 
-
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory, offline_data):
-    submissions = {"perfect": filled_student(NB)}
-    for key, (gid, pairs, _, _) in MISTAKES.items():
-        submissions[f"mistake_{key}"] = edited(gid, pairs)
-    for key, replace in CORRECT.items():
-        submissions[f"correct_{key}"] = filled_student(NB, replace)
-    result, log = autograde(NB, submissions, tmp_path_factory.mktemp("grading"), offline_data)
-    missing = set(submissions) - set(result)
-    assert not missing, f"nbgrader did not grade {missing}:\n{log}"
-    return result
+CATALOGUE = Catalogue(NB, MISTAKES, CORRECT, full_marks=FULL_MARKS, tests=TESTS, later_tests_may_fail=True)
 
 
-@pytest.mark.slow
-def test_perfect_submission_gets_full_marks(graded):
-    perfect = graded["perfect"]
-    assert sorted(perfect.scores) == sorted(TESTS)
-    assert perfect.max_total() == FULL_MARKS
-    assert perfect.total() == FULL_MARKS, perfect.errors
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("key", sorted(MISTAKES))
-def test_mistake_loses_points_on_the_right_test_with_a_teaching_message(graded, key):
-    _, _, test_id, words = MISTAKES[key]
-    result = graded[f"mistake_{key}"]
-    lost = result.lost()
-    assert test_id in lost, f"expected to lose points on {test_id}, lost {lost}"
-    assert all(TESTS.index(t) >= TESTS.index(test_id) for t in lost), \
-        f"only {test_id} and tests after it (which use it) may lose points; lost {lost}"
-    message = result.errors.get(test_id, "")
-    assert message.startswith("CheckFailed: Exercise 3."), message
-    assert words in message, f"the message should name the likely cause ({words!r}): {message}"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("key", sorted(CORRECT))
-def test_correct_alternative_gets_full_marks(graded, key):
-    result = graded[f"correct_{key}"]
-    assert result.total() == result.max_total() == FULL_MARKS, result.errors
+class TestCatalogue(CatalogueTests):
+    catalogue = CATALOGUE

@@ -5,11 +5,7 @@ One nbgrader run grades every submission (a notebook run costs ~20 s here). Mist
 exercises are independent (each exercise has its own test cell), so a submission carries at most
 one mistake per exercise: it must lose points on exactly the tests of its mistakes.
 """
-from itertools import zip_longest
-
-import pytest
-
-from harness import autograde, filled_student, solution_sources
+from catalogue import Catalogue, CatalogueTests
 
 NB = "05_training"
 PREFIXES = ("CheckFailed: Exercise 5.", "AssertionError: Exercise 5.")
@@ -118,93 +114,8 @@ CORRECT = {
     },
 }
 
-
-def submission_with(mistakes: list[str]):
-    """The filled student notebook with the named mistakes applied (at most one per solution cell)."""
-    sources = solution_sources_cached()
-    replace = {}
-    for key in mistakes:
-        gid, edits, _, _ = MISTAKES[key]
-        assert gid not in replace, f"two mistakes in {gid}"
-        source = sources[gid]
-        for old, new in edits:
-            assert old in source, f"mistake {key}: {old!r} is not in the master's solution of {gid}:\n{source}"
-            source = source.replace(old, new, 1)
-        replace[gid] = source
-    return filled_student(NB, replace)
+CATALOGUE = Catalogue(NB, MISTAKES, CORRECT, full_marks=6, grouping="by_exercise", assertion_errors_count=True, min_mistakes=12)
 
 
-_SOURCES = {}
-
-
-def solution_sources_cached():
-    if not _SOURCES:
-        from harness import load_master
-        _SOURCES.update(solution_sources(load_master(NB)))
-    return _SOURCES
-
-
-def mistake_groups() -> list[list[str]]:
-    """Mistakes combined into submissions: the k-th mistake of every exercise together."""
-    by_exercise = {}
-    for key, (gid, _, _, _) in MISTAKES.items():
-        by_exercise.setdefault(gid, []).append(key)
-    return [[key for key in group if key] for group in zip_longest(*by_exercise.values())]
-
-
-def submission_name(group: list[str]) -> str:
-    return "mistakes_" + "__".join(group)
-
-
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory, offline_data, monkeypatch_module):
-    monkeypatch_module.setenv("VAE_COURSE_CHECKPOINTS", str(tmp_path_factory.mktemp("checkpoints")))
-    submissions = {"perfect": filled_student(NB)}
-    for group in mistake_groups():
-        submissions[submission_name(group)] = submission_with(group)
-    for key, replace in CORRECT.items():
-        submissions[f"correct_{key}"] = filled_student(NB, replace)
-    result, log = autograde(NB, submissions, tmp_path_factory.mktemp("grading"), offline_data)
-    missing = set(submissions) - set(result)
-    assert not missing, f"nbgrader did not grade {missing}:\n{log}"
-    return result
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
-
-
-def test_catalogue_is_large_and_covers_both_exercises():
-    assert len(MISTAKES) >= 12
-    assert {gid for gid, _, _, _ in MISTAKES.values()} == {"train_one_epoch", "evaluate"}
-    for key in MISTAKES:  # every edit still applies to the current master
-        submission_with([key])
-
-
-@pytest.mark.slow
-def test_perfect_submission_gets_full_marks(graded):
-    perfect = graded["perfect"]
-    assert perfect.max_total() == 6
-    assert perfect.total() == perfect.max_total(), perfect.errors
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("key", sorted(MISTAKES))
-def test_mistake_loses_points_on_the_right_test_with_a_teaching_message(graded, key):
-    group = next(g for g in mistake_groups() if key in g)
-    result = graded[submission_name(group)]
-    expected_lost = sorted({MISTAKES[k][2] for k in group})
-    assert result.lost() == expected_lost, f"{group}: expected to lose points on {expected_lost}, lost {result.lost()}"
-    _, _, test_id, words = MISTAKES[key]
-    message = result.errors.get(test_id, "")
-    assert message.startswith(PREFIXES), message
-    assert words in message, f"the message should name the likely cause ({words!r}): {message}"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("key", sorted(CORRECT))
-def test_correct_alternative_gets_full_marks(graded, key):
-    result = graded[f"correct_{key}"]
-    assert result.total() == result.max_total() == 6, result.errors
+class TestCatalogue(CatalogueTests):
+    catalogue = CATALOGUE

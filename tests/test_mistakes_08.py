@@ -5,43 +5,11 @@ One nbgrader run grades every submission. The three exercises are independent (e
 cell; the training cells that use them are not graded), so one submission carries one mistake of each
 exercise (the k-th of each) and must lose points on exactly the tests of its mistakes.
 """
-from itertools import zip_longest
-
-import pytest
-
-from harness import autograde, filled_student, solution_sources, load_master
+from catalogue import Catalogue, CatalogueTests
 
 NB = "08_likelihoods_and_bounds"
 TESTS = ["test_gaussian_nll", "test_continuous_bernoulli_log_norm", "test_iwae_bound"]
 FULL_MARKS = 3 + 3 + 4
-
-
-def submission_with(keys):
-    """The filled student notebook with the named mistakes applied (at most one per solution cell);
-    fails if an edit's `old` text is missing, so an entry cannot silently test nothing."""
-    sources = solution_sources(load_master(NB))
-    replace = {}
-    for key in keys:
-        gid, pairs, _, _ = MISTAKES[key]
-        assert gid not in replace, f"two mistakes in {gid}"
-        source = sources[gid]
-        for old, new in pairs:
-            assert old in source, f"mistake {key}: {old!r} is not in the master's solution of {gid}:\n{source}"
-            source = source.replace(old, new)
-        replace[gid] = source
-    return filled_student(NB, replace)
-
-
-def mistake_groups():
-    """Mistakes combined into submissions: the k-th mistake of every exercise together."""
-    by_exercise = {}
-    for key, (gid, _, _, _) in MISTAKES.items():
-        by_exercise.setdefault(gid, []).append(key)
-    return [[key for key in group if key] for group in zip_longest(*by_exercise.values())]
-
-
-def submission_name(group):
-    return "mistakes_" + "__".join(group)
 
 
 PER_PIXEL = "0.5 * math.log(2 * math.pi) + log_sigma + 0.5 * ((x - x_hat) / log_sigma.exp()) ** 2"
@@ -148,51 +116,8 @@ CORRECT = {
     },
 }
 
-
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory, offline_data):
-    submissions = {"perfect": filled_student(NB)}
-    for group in mistake_groups():
-        submissions[submission_name(group)] = submission_with(group)
-    for key, replace in CORRECT.items():
-        submissions[f"correct_{key}"] = filled_student(NB, replace)
-    result, log = autograde(NB, submissions, tmp_path_factory.mktemp("grading"), offline_data)
-    missing = set(submissions) - set(result)
-    assert not missing, f"nbgrader did not grade {missing}:\n{log}"
-    return result
+CATALOGUE = Catalogue(NB, MISTAKES, CORRECT, full_marks=FULL_MARKS, tests=TESTS, grouping="by_exercise")
 
 
-def test_catalogue_covers_every_exercise_and_its_edits_apply():
-    assert len(MISTAKES) >= 6
-    assert {gid for gid, _, _, _ in MISTAKES.values()} == {test[len("test_"):] for test in TESTS}
-    for key in MISTAKES:  # every edit still applies to the current master
-        submission_with([key])
-    assert len(CORRECT) >= 2
-
-
-@pytest.mark.slow
-def test_perfect_submission_gets_full_marks(graded):
-    perfect = graded["perfect"]
-    assert sorted(perfect.scores) == sorted(TESTS)
-    assert perfect.max_total() == FULL_MARKS
-    assert perfect.total() == FULL_MARKS, perfect.errors
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("key", sorted(MISTAKES))
-def test_mistake_loses_points_on_the_right_test_with_a_teaching_message(graded, key):
-    _, _, test_id, words = MISTAKES[key]
-    group = next(g for g in mistake_groups() if key in g)
-    result = graded[submission_name(group)]
-    expected_lost = sorted({MISTAKES[k][2] for k in group})
-    assert result.lost() == expected_lost, f"{group}: expected to lose points on {expected_lost}, lost {result.lost()}"
-    message = result.errors.get(test_id, "")
-    assert message.startswith("CheckFailed: Exercise 8."), message
-    assert words in message, f"the message should name the likely cause ({words!r}): {message}"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("key", sorted(CORRECT))
-def test_correct_alternative_gets_full_marks(graded, key):
-    result = graded[f"correct_{key}"]
-    assert result.total() == result.max_total() == FULL_MARKS, result.errors
+class TestCatalogue(CatalogueTests):
+    catalogue = CATALOGUE

@@ -7,9 +7,7 @@ combined into one submission only when they sit in different solution cells and 
 checks also name the causes of further mistakes (L1 distance, channels-last z_q, flat indices, summed
 losses, random re-initialisation, unnormalised counts, tensor results); the catalogue keeps the runs few.
 """
-import pytest
-
-from harness import autograde, filled_student, load_master, solution_sources
+from catalogue import Catalogue, CatalogueTests
 
 NB = "09_vq_vae"
 PREFIXES = ("CheckFailed: Exercise 9.", "AssertionError: Exercise 9.")
@@ -126,95 +124,8 @@ CORRECT = {
     },
 }
 
-_SOURCES = {}
+CATALOGUE = Catalogue(NB, MISTAKES, CORRECT, full_marks=10, grouping="greedy", assertion_errors_count=True)
 
 
-def sources():
-    if not _SOURCES:
-        _SOURCES.update(solution_sources(load_master(NB)))
-    return _SOURCES
-
-
-def submission_with(keys):
-    """The filled student notebook with the named mistakes applied (at most one per solution cell)."""
-    replace = {}
-    for key in keys:
-        gid, edits, _, _, _ = MISTAKES[key]
-        assert gid not in replace, f"two mistakes in {gid}"
-        source = sources()[gid]
-        for old, new in edits:
-            assert old in source, f"mistake {key}: {old!r} is not in the master's solution of {gid}:\n{source}"
-            source = source.replace(old, new)
-        replace[gid] = source
-    return filled_student(NB, replace)
-
-
-def mistake_groups():
-    """Greedy: a mistake joins a group when its cell and the tests it costs are new to that group."""
-    groups = []
-    for key, (gid, _, lost, _, _) in MISTAKES.items():
-        for group in groups:
-            if all(MISTAKES[k][0] != gid and not (MISTAKES[k][2] & lost) for k in group):
-                group.append(key)
-                break
-        else:
-            groups.append([key])
-    return groups
-
-
-def submission_name(group):
-    return "mistakes_" + "__".join(group)
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
-
-
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory, offline_data, monkeypatch_module):
-    monkeypatch_module.setenv("VAE_COURSE_CHECKPOINTS", str(tmp_path_factory.mktemp("checkpoints")))
-    submissions = {"perfect": filled_student(NB)}
-    for group in mistake_groups():
-        submissions[submission_name(group)] = submission_with(group)
-    for key, replace in CORRECT.items():
-        submissions[f"correct_{key}"] = filled_student(NB, replace)
-    result, log = autograde(NB, submissions, tmp_path_factory.mktemp("grading"), offline_data)
-    missing = set(submissions) - set(result)
-    assert not missing, f"nbgrader did not grade {missing}:\n{log}"
-    return result
-
-
-def test_catalogue_is_large_and_every_edit_applies():
-    assert len(MISTAKES) >= 6 and len(CORRECT) >= 2
-    assert {m[0] for m in MISTAKES.values()} == {"quantize", "VectorQuantizer", "codebook_perplexity"}
-    for key in MISTAKES:
-        submission_with([key])
-
-
-@pytest.mark.slow
-def test_perfect_submission_gets_full_marks(graded):
-    perfect = graded["perfect"]
-    assert perfect.max_total() == 10
-    assert perfect.total() == perfect.max_total(), perfect.errors
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("key", sorted(MISTAKES))
-def test_mistake_loses_points_on_the_right_test_with_a_teaching_message(graded, key):
-    group = next(g for g in mistake_groups() if key in g)
-    result = graded[submission_name(group)]
-    expected_lost = sorted(set().union(*(MISTAKES[k][2] for k in group)))
-    assert result.lost() == expected_lost, f"{group}: expected to lose points on {expected_lost}, lost {result.lost()}"
-    _, _, _, test_id, words = MISTAKES[key]
-    message = result.errors.get(test_id, "")
-    assert message.startswith(PREFIXES), message
-    assert words in message, f"the message should name the likely cause ({words!r}): {message}"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("key", sorted(CORRECT))
-def test_correct_alternative_gets_full_marks(graded, key):
-    result = graded[f"correct_{key}"]
-    assert result.total() == result.max_total() == 10, result.errors
+class TestCatalogue(CatalogueTests):
+    catalogue = CATALOGUE

@@ -321,7 +321,9 @@ def tool_env(extra: dict | None = None) -> dict:
     when the virtual environment is not activated.
     """
     env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    bin_dir = str(Path(sys.executable).parent)
+    if env.get("PATH", "").split(os.pathsep)[0] != bin_dir:
+        env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])
     env.update(extra or {})
     return env
 

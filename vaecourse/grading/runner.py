@@ -96,6 +96,9 @@ def _kill_tree(pid: int) -> None:
 
     try:
         parent = psutil.Process(pid)
+        # Stop it first: a job killed while it launches its kernel could otherwise start the
+        # kernel after we listed its children, and that kernel would outlive the job.
+        parent.suspend()
     except psutil.NoSuchProcess:
         return
     victims = parent.children(recursive=True) + [parent]
@@ -257,6 +260,9 @@ def grade_class(course: Path, course_db: str, assignments: list[str] | None = No
     """Repair, autograde and make feedback for every (student, notebook); see the module doc."""
     from vaecourse import build
 
+    # The gradebook is opened in this process too, and nbgrader runs `alembic` from PATH:
+    # make it this interpreter's, also when the venv is not activated.
+    os.environ["PATH"] = build.tool_env()["PATH"]
     course = Path(course).resolve()
     assignments = assignments or course_mod.released(course)
     missing = set(assignments) - set(course_mod.released(course))
