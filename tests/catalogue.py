@@ -18,6 +18,7 @@ A test module defines its catalogue and a class that inherits the tests:
 conftest.py parametrizes the tests over the catalogue's keys.
 """
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import zip_longest
 
 import pytest
@@ -78,21 +79,19 @@ class Catalogue:
         self.prefixes = (f"CheckFailed: Exercise {number}.",) + (
             (f"AssertionError: Exercise {number}.",) if assertion_errors_count else ())
         self.min_mistakes, self.min_correct = min_mistakes, min_correct
-        self._sources: dict[str, str] = {}
 
     # ------------------------------------------------------------ submissions
 
+    @cached_property
     def sources(self) -> dict[str, str]:
         """The master's solution cells by grade_id (read once)."""
-        if not self._sources:
-            self._sources.update(solution_sources(load_master(self.notebook)))
-        return self._sources
+        return solution_sources(load_master(self.notebook))
 
     def edited_source(self, key: str) -> str:
         """The master's solution with mistake `key` made; fails if an edit no longer applies,
         so that an entry cannot silently test nothing after the master changes."""
         mistake = self.mistakes[key]
-        source = self.sources()[mistake.cell]
+        source = self.sources[mistake.cell]
         for old, new in mistake.edits:
             assert old in source, (f"mistake {key}: {old!r} is not in the master's solution of "
                                    f"{self.notebook}:{mistake.cell}:\n{source}")
@@ -188,12 +187,12 @@ class CatalogueTests:
         catalogue = self.catalogue
         assert len(catalogue.mistakes) >= catalogue.min_mistakes
         assert len(catalogue.correct) >= catalogue.min_correct
-        assert {m.cell for m in catalogue.mistakes.values()} == set(catalogue.sources()), \
+        assert {m.cell for m in catalogue.mistakes.values()} == set(catalogue.sources), \
             "every solution cell of the master needs at least one catalogued mistake"
         for group in catalogue.groups():
             catalogue.submission_with(group)
         for replace in catalogue.correct.values():
-            assert set(replace) <= set(catalogue.sources()), sorted(replace)
+            assert set(replace) <= set(catalogue.sources), sorted(replace)
 
     @pytest.mark.slow
     def test_perfect_submission_gets_full_marks(self, graded):

@@ -204,53 +204,38 @@ def check_exercise_numbers(nb, name: str) -> None:
                     "Number exercises in the order of their solution cells.")
 
 
-def _top_level_bindings(source: str) -> dict[str, str]:
-    """Names a cell or module binds at top level -> how ('import torch', 'assignment', 'def', ...).
+_NEW_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda,
+               ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
-    Nested scopes (function bodies, classes' insides, comprehensions) are not visited:
-    only what lands in the notebook's global namespace counts.
+
+def _top_level_bindings(source: str) -> dict[str, set[str]]:
+    """Names a cell or module binds in its global scope -> how ({'import torch'}, {'assignment', 'def'}, ...).
+
+    Function and class bodies, lambdas and comprehensions have scopes of their own and are
+    not entered: only what lands in the notebook's global namespace counts.
     """
-    bindings: dict[str, str] = {}
+    bindings: dict[str, set[str]] = {}
 
-    def targets(node) -> list[str]:
-        if isinstance(node, ast.Name):
-            return [node.id]
-        if isinstance(node, (ast.Tuple, ast.List)):
-            return [name for element in node.elts for name in targets(element)]
-        if isinstance(node, ast.Starred):
-            return targets(node.value)
-        return []  # attributes and subscripts bind no name
+    def bind(name: str, how: str) -> None:
+        bindings.setdefault(name, set()).add(how)
 
-    def visit(statements) -> None:
-        for node in statements:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                bindings[node.name] = "def"
-            elif isinstance(node, ast.ClassDef):
-                bindings[node.name] = "class"
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                for alias in node.names:
-                    bound = alias.asname or alias.name.split(".")[0]
-                    bindings[bound] = ast.unparse(ast.Import(names=[alias])) if isinstance(node, ast.Import) \
-                        else f"from {node.module} import {alias.name}"
-            elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-                for target in getattr(node, "targets", None) or [node.target]:
-                    bindings.update(dict.fromkeys(targets(target), "assignment"))
-            elif isinstance(node, (ast.For, ast.AsyncFor)):
-                bindings.update(dict.fromkeys(targets(node.target), "for loop"))
-            elif isinstance(node, (ast.With, ast.AsyncWith)):
-                for item in node.items:
-                    if item.optional_vars is not None:
-                        bindings.update(dict.fromkeys(targets(item.optional_vars), "with ... as"))
-            if isinstance(node, (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try)):
-                for field in ("body", "orelse", "finalbody"):
-                    visit(getattr(node, field, []))
-                for handler in getattr(node, "handlers", []):
-                    visit(handler.body)
-        for node in ast.walk(ast.Module(body=list(statements), type_ignores=[])):
-            if isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
-                bindings.setdefault(node.target.id, "assignment (:=)")
-
-    visit(ast.parse(source).body)
+    pending = list(ast.parse(source).body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bind(node.name, "class" if isinstance(node, ast.ClassDef) else "def")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                bind(alias.asname or alias.name.split(".")[0], ast.unparse(ast.Import(names=[alias])))
+        elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                bind(alias.asname or alias.name, f"from {node.module} import {alias.name}")
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bind(node.id, "assignment")  # =, +=, for and with targets, :=, unpacking
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bind(node.name, "except ... as")
+        if not isinstance(node, _NEW_SCOPES):
+            pending.extend(ast.iter_child_nodes(node))
     return bindings
 
 
@@ -272,12 +257,15 @@ def check_no_shadowed_helpers(nb, name: str, helpers_source: str) -> None:
             cell_names = _top_level_bindings(code)
         except SyntaxError:
             continue  # a cell nbgrader or the student fills in later; validate catches real errors
-        for bound, how in cell_names.items():
-            same_import = how == helper_names.get(bound) and how.startswith(("import ", "from "))
-            if bound in helper_names and not same_import:
+        for bound, hows in cell_names.items():
+            if bound not in helper_names:
+                continue
+            other = sorted(how for how in hows if not (how.startswith(("import ", "from "))
+                                                       and how in helper_names[bound]))
+            if other:
                 raise BuildError(
-                    f"{name}: code cell {index} rebinds {bound!r} ({how}), a name the course helpers "
-                    f"define ({helper_names[bound]}). In the student notebook the helpers share the "
+                    f"{name}: code cell {index} rebinds {bound!r} ({', '.join(other)}), a name the course "
+                    f"helpers define ({', '.join(sorted(helper_names[bound]))}). In the student notebook the helpers share the "
                     "notebook's globals, so this replaces the helper for every later call. "
                     "Rename the variable in the notebook.")
 

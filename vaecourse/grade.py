@@ -14,12 +14,10 @@ Notebooks run in quick mode (nbgrader sets NBGRADER_EXECUTION) with the offline 
 when VAE_COURSE_DATA points at it.
 """
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
-from vaecourse import build
 from vaecourse.grading import course as course_mod
 
 DEFAULT_CSV = "exports/grades.csv"
@@ -112,7 +110,6 @@ def quiet_library_warnings() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     quiet_library_warnings()
-    os.environ["PATH"] = build.tool_env()["PATH"]  # nbgrader runs `alembic` from PATH
     course = args.course.resolve()
     course.mkdir(parents=True, exist_ok=True)
     db_url = args.db or course_mod.default_db_url(course)

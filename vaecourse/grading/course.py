@@ -56,6 +56,18 @@ def nbgrader_config_text(course: Path, db_url: str, cell_timeout: int | None = N
     )
 
 
+def open_gradebook(db_url: str):
+    """nbgrader's Gradebook for db_url, used as `with open_gradebook(url) as gb:`.
+
+    Opening one runs `alembic` from PATH: put this interpreter's bin folder first, so that
+    it works when the virtual environment is not activated (a script, a test, cron).
+    """
+    from nbgrader.api import Gradebook
+
+    os.environ["PATH"] = build.tool_env()["PATH"]
+    return Gradebook(db_url)
+
+
 def run_nbgrader(args: list[str], course: Path, db_url: str, env_extra: dict | None = None) -> str:
     """Run the nbgrader CLI against `course` with grading's config; return its log, raise on failure."""
     with tempfile.TemporaryDirectory(prefix="vaecourse-nbgrader-") as tmp:
@@ -109,12 +121,10 @@ def check_student_id(student: str) -> str:
 
 def import_roster(csv_path: Path, db_url: str) -> list[str]:
     """Add or update the roster's students in the gradebook; return their ids."""
-    from nbgrader.api import Gradebook
-
     with open(csv_path, newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     students = []
-    with Gradebook(db_url) as gb:
+    with open_gradebook(db_url) as gb:
         for number, row in enumerate(rows, start=2):
             row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
             student = row.get("id") or row.get("student_id")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import nbformat
 
+from vaecourse.grading import course as course_mod
 from vaecourse.grading.runner import GRADED, NOT_GRADED, read_status
 
 COLUMNS = ["student", "notebook", "level", "item", "kind", "score", "max_score", "status", "reason"]
@@ -50,10 +51,10 @@ def cell_order(course: Path, assignment: str) -> list[str]:
 
 def grade_rows(course: Path, course_db: str, assignments: list[str], students: list[str]) -> list[Row]:
     """Every row of the grades CSV: per test, per notebook, per student."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     rows: list[Row] = []
-    with Gradebook(course_db) as gb:
+    with course_mod.open_gradebook(course_db) as gb:
         definitions = {}
         for assignment in assignments:
             a = gb.find_assignment(assignment)

@@ -176,11 +176,9 @@ def reset_job(job_dir: Path, template: Path) -> None:
 
 def write_template(course_db: str, template: Path, assignments: list[str]) -> None:
     """A fresh sqlite gradebook holding the assignments' definitions, copied from the course's."""
-    from nbgrader.api import Gradebook
-
     if template.exists():
         template.unlink()
-    with Gradebook(course_db) as src, Gradebook(f"sqlite:///{template}") as dst:
+    with course_mod.open_gradebook(course_db) as src, course_mod.open_gradebook(f"sqlite:///{template}") as dst:
         for name in assignments:
             assignment = src.find_assignment(name)
             dst.update_or_create_assignment(name, duedate=assignment.duedate)
@@ -202,11 +200,9 @@ def write_template(course_db: str, template: Path, assignments: list[str]) -> No
 
 def merge(course_db: str, outcome: Outcome, job_db: Path | None) -> None:
     """Write one job's scores into the course gradebook, as nbgrader's SaveAutoGrades would."""
-    from nbgrader.api import Gradebook
-
     job_grades, job_comments, timestamp = {}, {}, None
     if job_db is not None and outcome.status == GRADED:
-        with Gradebook(f"sqlite:///{job_db}") as jgb:
+        with course_mod.open_gradebook(f"sqlite:///{job_db}") as jgb:
             submission = jgb.find_submission(outcome.assignment, outcome.student)
             timestamp = submission.timestamp
             for notebook in submission.notebooks:
@@ -214,7 +210,7 @@ def merge(course_db: str, outcome: Outcome, job_db: Path | None) -> None:
                     job_grades[(notebook.name, grade.name)] = grade.auto_score
                 for comment in notebook.comments:
                     job_comments[(notebook.name, comment.name)] = comment.auto_comment
-    with Gradebook(course_db) as gb:
+    with course_mod.open_gradebook(course_db) as gb:
         gb.update_or_create_student(outcome.student)
         submission = gb.update_or_create_submission(outcome.assignment, outcome.student,
                                                     **({"timestamp": timestamp} if timestamp else {}))
@@ -235,9 +231,7 @@ def merge(course_db: str, outcome: Outcome, job_db: Path | None) -> None:
 
 def students_to_grade(course: Path, course_db: str, only: list[str] | None = None) -> list[str]:
     """Everyone on the roster and everyone who submitted something."""
-    from nbgrader.api import Gradebook
-
-    with Gradebook(course_db) as gb:
+    with course_mod.open_gradebook(course_db) as gb:
         roster = {student.id for student in gb.students}
     submitted_root = Path(course) / "submitted"
     submitted = {p.name for p in submitted_root.iterdir() if p.is_dir()} if submitted_root.is_dir() else set()
@@ -260,9 +254,6 @@ def grade_class(course: Path, course_db: str, assignments: list[str] | None = No
     """Repair, autograde and make feedback for every (student, notebook); see the module doc."""
     from vaecourse import build
 
-    # The gradebook is opened in this process too, and nbgrader runs `alembic` from PATH:
-    # make it this interpreter's, also when the venv is not activated.
-    os.environ["PATH"] = build.tool_env()["PATH"]
     course = Path(course).resolve()
     assignments = assignments or course_mod.released(course)
     missing = set(assignments) - set(course_mod.released(course))
