@@ -84,7 +84,7 @@ def show_rows(rows, title=None, size=0.9):
     for index, strip in enumerate(strips):
         canvas[index * 32:index * 32 + 28, :strip.shape[1]] = strip
     fig, ax = plt.subplots(figsize=(size * width / 28 + 1.8, size * len(strips) + 0.6))
-    ax.imshow(canvas.numpy(), cmap="gray", vmin=0, vmax=1)
+    ax.imshow(canvas.cpu().numpy(), cmap="gray", vmin=0, vmax=1)
     ax.set_yticks([14 + 32 * k for k in range(len(strips))])
     ax.set_yticklabels(list(rows))
     ax.set_xticks([])

@@ -54,7 +54,7 @@ def make_latent_explorer(model, mu, labels, limit=3.0):
     ax_map, ax_image = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.3, 1]})
     for digit in range(10):
         points = mu[labels == digit]
-        ax_map.scatter(points[:, 0].numpy(), points[:, 1].numpy(), s=2, alpha=0.4, label=str(digit),
+        ax_map.scatter(points[:, 0].cpu().numpy(), points[:, 1].cpu().numpy(), s=2, alpha=0.4, label=str(digit),
                        color=colormaps["tab10"](digit))
     marker, = ax_map.plot([0.0], [0.0], "kx", markersize=14, markeredgewidth=3)
     ax_map.set(xlim=(-limit, limit), ylim=(-limit, limit), xlabel="z1", ylabel="z2", title="where z sits")

@@ -74,9 +74,14 @@ def save_checkpoint(path, model, latent_dim, **info):
 
 
 def load_checkpoint(path, device="cpu"):
-    """(model in eval mode, the checkpoint's dict) from a file written by save_checkpoint."""
-    checkpoint = torch.load(path, map_location=device, weights_only=True)
-    model = ConvVAE(latent_dim=checkpoint["latent_dim"]).to(device)
+    """(model on device in eval mode, the checkpoint's dict) from a file written by save_checkpoint.
+
+    The dict's tensors (snapshots, weights) stay on the CPU, whatever device saved them: they are
+    plotted and concatenated with CPU tensors. Only the model goes to device.
+    """
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    model = ConvVAE(latent_dim=checkpoint["latent_dim"])
     model.load_state_dict(checkpoint["model"])
+    model.to(device)
     model.eval()
     return model, checkpoint
