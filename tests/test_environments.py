@@ -103,7 +103,7 @@ def test_environment_yml_installs_the_package_and_a_supported_python():
     python = next(item for item in env["dependencies"] if isinstance(item, str) and item.startswith("python"))
     allowed = SpecifierSet(python.removeprefix("python"))
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
-    for version in ["3.10", "3.11", "3.12", "3.13"]:
+    for version in ["3.11", "3.12", "3.13"]:  # 3.11 (CI) and 3.12 (CUDA) were run; README says so
         assert version in allowed and version in SpecifierSet(requires), f"Python {version} must be allowed"
 
 
