@@ -162,7 +162,7 @@ def test_one_huge_line_of_output_is_cut():
 
 
 def test_a_course_cell_that_timed_out_is_noticed(tmp_path):
-    from vaecourse.grading.runner import course_cell_timeouts
+    from vaecourse.grading.jobs import course_cell_timeouts
 
     helpers = new_code_cell("import torch")
     helpers.metadata["nbgrader"] = {"grade": False, "grade_id": "course_helpers", "locked": True, "solution": False}

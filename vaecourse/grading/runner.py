@@ -3,28 +3,23 @@
 Each job gets its own small course folder under autograder/.grading/run/jobs/: the
 assignment's source, the repaired submission and a private sqlite gradebook holding only
 the assignment's definitions. Jobs share nothing, so `--jobs N` gives exactly the results
-of a serial run, and no two processes write one sqlite file. The job process runs real
-nbgrader (`NbGraderAPI.autograde`, then `generate_feedback` with the hidden tests hidden)
-and is forked from a server that has already imported nbgrader (importing it costs
-seconds here). A job that runs past the notebook time limit is killed with its kernel.
+of a serial run, and no two processes write one sqlite file. A job is run by
+`vaecourse.grading.jobs.run_job` (real nbgrader, a time limit, its kernel killed with it)
+through the executor `grade_class` is handed (`LocalExecutor(jobs)` unless told otherwise).
 At the end the main process writes every job's scores into the instructor's gradebook
 (sqlite or any SQLAlchemy URL nbgrader accepts), in a fixed order, and copies the
 autograded notebooks and the feedback pages into the course folder, where formgrader
 finds them.
 """
 import json
-import multiprocessing
-import os
 import shutil
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
 
 from vaecourse.grading import course as course_mod
+from vaecourse.grading.jobs import JobResult, JobSpec, LocalExecutor
 from vaecourse.grading.repair import CannotGrade, repair
 
 GRADED = "graded"
@@ -49,127 +44,6 @@ def status_path(course: Path, student: str, assignment: str) -> Path:
 def read_status(course: Path, student: str, assignment: str) -> Outcome | None:
     path = status_path(course, student, assignment)
     return Outcome(**json.loads(path.read_text())) if path.is_file() else None
-
-
-# ---------------------------------------------------------------- the job process
-
-def job_main(job_dir: str, assignment: str, student: str, cell_timeout: int, env: dict) -> None:
-    """Run in a forked process: autograde one student's notebook and make its feedback."""
-    os.environ.update(env)
-    os.chdir(job_dir)
-    log = os.open(Path(job_dir) / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(log, 1)  # nbgrader's and the kernel's own chatter go to the job's log, not the terminal
-    os.dup2(log, 2)
-    from nbgrader.apps import NbGraderAPI
-    from traitlets.config import Config
-
-    from vaecourse.grading.nbgrader_config import apply_grading_config
-    from vaecourse.nbgrader_ext import apply_course_config
-
-    config = Config()
-    apply_course_config(config)
-    apply_grading_config(config, cell_timeout=cell_timeout)
-    config.CourseDirectory.root = job_dir
-    config.CourseDirectory.db_url = f"sqlite:///{Path(job_dir) / 'gradebook.db'}"
-    api = NbGraderAPI(config=config)
-    result = {"autograde": api.autograde(assignment, student, force=True, create=True)}
-    if result["autograde"].get("success"):
-        result["feedback"] = api.generate_feedback(assignment, student, force=True)
-    Path(job_dir, "result.json").write_text(json.dumps(result, default=str))
-
-
-_CONTEXT = None
-
-
-def _context():
-    """A forkserver that has imported nbgrader once; every job is forked from it."""
-    global _CONTEXT
-    if _CONTEXT is None:
-        _CONTEXT = multiprocessing.get_context("forkserver")
-        _CONTEXT.set_forkserver_preload(["nbgrader.apps", "vaecourse.grading.runner",
-                                         "vaecourse.grading.nbgrader_config"])
-    return _CONTEXT
-
-
-def _kill_tree(pid: int) -> None:
-    import psutil
-
-    try:
-        parent = psutil.Process(pid)
-        # Stop it first: a job killed while it launches its kernel could otherwise start the
-        # kernel after we listed its children, and that kernel would outlive the job.
-        parent.suspend()
-    except psutil.NoSuchProcess:
-        return
-    victims = parent.children(recursive=True) + [parent]
-    for proc in victims:
-        try:
-            proc.kill()
-        except psutil.NoSuchProcess:
-            pass
-    psutil.wait_procs(victims, timeout=10)
-
-
-def run_job(job_dir: Path, assignment: str, student: str, cell_timeout: int, time_limit: float,
-            env: dict) -> tuple[dict | None, str]:
-    """Run one job with the notebook time limit; (nbgrader results or None, failure reason)."""
-    process = _context().Process(target=job_main, args=(str(job_dir), assignment, student, cell_timeout, env))
-    process.start()
-    process.join(time_limit)
-    if process.is_alive():
-        _kill_tree(process.pid)
-        process.join(10)
-        return None, f"time limit of {time_limit:g} s for the notebook exceeded (an endless loop, or far too slow)"
-    _kill_tree(process.pid)  # a kernel left behind by a crash
-    result_file = job_dir / "result.json"
-    if not result_file.is_file():
-        return None, f"the grading process died (exit code {process.exitcode}): out of memory?"
-    return json.loads(result_file.read_text()), ""
-
-
-def failure_reason(result: dict) -> str:
-    auto = result.get("autograde", {})
-    text = (auto.get("error") or "") + "\n" + (auto.get("log") or "")
-    if "DeadKernelError" in text or "Kernel died" in text or "kernel died" in text:
-        return "the kernel died while running the notebook (os._exit, a crash, or out of memory)"
-    if "Timeout waiting for IOPub output" in text:
-        if "Interrupting kernel" in text:
-            return ("a cell ran past the cell timeout and did not stop when interrupted "
-                    "(an endless loop that catches KeyboardInterrupt?)")
-        return "a cell's output did not arrive in time (machine overloaded?): grade it again"
-    if "CellTimeoutError" in text:
-        return "a cell ran past the cell timeout and could not be interrupted"
-    lines = [line for line in (auto.get("error") or auto.get("log") or "").strip().splitlines() if line.strip()]
-    return "nbgrader failed: " + (lines[-1].strip() if lines else "no message")[:300]
-
-
-def course_cell_timeouts(job_dir: Path, student: str, assignment: str) -> str:
-    """grade_id of a locked course cell (not the student's work) that timed out, else ''.
-
-    Such a cell (the course helpers, which import torch) only times out when the machine
-    is overloaded; the job is run again rather than the student losing every point.
-    """
-    path = job_dir / "autograded" / student / assignment / f"{assignment}.ipynb"
-    if not path.is_file():
-        return ""
-    for cell in nbformat.read(path, as_version=4).cells:
-        md = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code" and md.get("locked") and not md.get("grade") and not md.get("solution"):
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error" and output.get("ename") in TIMEOUT_ERRORS:
-                    return md.get("grade_id", "?")
-    return ""
-
-
-TIMEOUT_ERRORS = {"KeyboardInterrupt", "CellTimeoutError", "TimeoutError"}
-
-
-def reset_job(job_dir: Path, template: Path) -> None:
-    for name in ("autograded", "feedback"):
-        if (job_dir / name).exists():
-            shutil.rmtree(job_dir / name)
-    (job_dir / "result.json").unlink(missing_ok=True)
-    shutil.copyfile(template, job_dir / "gradebook.db")
 
 
 # ---------------------------------------------------------------- the gradebook
@@ -250,8 +124,12 @@ def not_graded_page(student: str, assignment: str, reason: str) -> str:
 
 def grade_class(course: Path, course_db: str, assignments: list[str] | None = None,
                 students: list[str] | None = None, jobs: int = 1, cell_timeout: int = 30,
-                time_limit: float = 600, env_extra: dict | None = None, progress: bool = True) -> list[Outcome]:
-    """Repair, autograde and make feedback for every (student, notebook); see the module doc."""
+                time_limit: float = 600, env_extra: dict | None = None, progress: bool = True,
+                executor=None) -> list[Outcome]:
+    """Repair, autograde and make feedback for every (student, notebook); see the module doc.
+
+    executor: runs the jobs (see vaecourse.grading.jobs); default LocalExecutor(jobs).
+    """
     from vaecourse import build
 
     course = Path(course).resolve()
@@ -303,41 +181,19 @@ def grade_class(course: Path, course_db: str, assignments: list[str] | None = No
     remaining = {s: sum(1 for t in todo if t[0] == s) for s in students}
     bar = _progress(len(students), progress)
     bar.update(sum(1 for s in students if remaining[s] == 0))
-    lock = threading.Lock()
-    results: dict[tuple[str, str], dict | None] = {}
-
     timings: dict[str, float] = {}
 
-    def work_on(item):
-        student, assignment, job_dir = item
-        started = time.monotonic()
-        outcome = outcomes[(student, assignment)]
-        for attempt in (1, 2):
-            result, reason = run_job(job_dir, assignment, student, cell_timeout, time_limit, env)
-            if result is None:
-                outcome.status, outcome.reason = NOT_GRADED, reason
-            elif not result["autograde"].get("success"):
-                outcome.status, outcome.reason = NOT_GRADED, failure_reason(result)
-            else:
-                slow = course_cell_timeouts(job_dir, student, assignment)
-                if slow and attempt == 1:
-                    reset_job(job_dir, template)  # the machine was busy: not the student's fault
-                    continue
-                if slow:
-                    outcome.status = NOT_GRADED
-                    outcome.reason = (f"the course's own cell {slow} ran past the cell timeout twice "
-                                      "(machine overloaded?): grade it again")
-            break
-        timings[f"{student}/{assignment}"] = round(time.monotonic() - started, 2)
-        (job_dir / "log.txt").write_text(json.dumps(result, indent=1, default=str) if result else reason)
-        with lock:
-            results[(student, assignment)] = result
-            remaining[student] -= 1
-            if remaining[student] == 0:
-                bar.update(1)
+    def done(key: tuple[str, str], job: JobResult) -> None:
+        student, assignment = key
+        if not job.graded:
+            outcomes[key].status, outcomes[key].reason = NOT_GRADED, job.reason
+        timings[f"{student}/{assignment}"] = job.seconds
+        remaining[student] -= 1
+        if remaining[student] == 0:
+            bar.update(1)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        list(pool.map(work_on, todo))
+    executor = executor or LocalExecutor(jobs)
+    executor.run([((s, a), d, JobSpec(s, a, cell_timeout, time_limit, env)) for s, a, d in todo], done)
     bar.close()
     (work / "timings.json").write_text(json.dumps(timings, indent=1, sort_keys=True))
 
