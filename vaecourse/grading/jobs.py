@@ -41,6 +41,10 @@ from pathlib import Path
 
 import nbformat
 
+from vaecourse.masters import grade_id, is_course_cell
+from vaecourse.nbg.config import configure
+from vaecourse.nbg.layout import notebook_path
+
 TIMEOUT_ERRORS = {"KeyboardInterrupt", "CellTimeoutError", "TimeoutError"}
 
 
@@ -79,14 +83,9 @@ def job_main(job_dir: str, spec: JobSpec) -> None:
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 
-    from vaecourse.grading.nbgrader_config import apply_grading_config
-    from vaecourse.nbgrader_ext import apply_course_config
-
     config = Config()
-    apply_course_config(config)
-    apply_grading_config(config, cell_timeout=spec.cell_timeout)
-    config.CourseDirectory.root = job_dir
-    config.CourseDirectory.db_url = f"sqlite:///{Path(job_dir) / 'gradebook.db'}"
+    configure(config, grading=True, cell_timeout=spec.cell_timeout, root=job_dir,
+              db_url=f"sqlite:///{Path(job_dir) / 'gradebook.db'}")
     api = NbGraderAPI(config=config)
     result = {"autograde": api.autograde(spec.assignment, spec.student, force=True, create=True)}
     if result["autograde"].get("success"):
@@ -103,7 +102,7 @@ def _context():
     if _CONTEXT is None:
         _CONTEXT = multiprocessing.get_context("forkserver")
         _CONTEXT.set_forkserver_preload(["nbgrader.apps", "vaecourse.grading.jobs",
-                                         "vaecourse.grading.nbgrader_config"])
+                                         "vaecourse.nbg.config"])
     return _CONTEXT
 
 
@@ -164,15 +163,14 @@ def course_cell_timeouts(job_dir: Path, student: str, assignment: str) -> str:
     Such a cell (the course helpers, which import torch) only times out when the machine
     is overloaded; the job is run again rather than the student losing every point.
     """
-    path = job_dir / "autograded" / student / assignment / f"{assignment}.ipynb"
+    path = notebook_path(job_dir, "autograded", assignment, student)
     if not path.is_file():
         return ""
     for cell in nbformat.read(path, as_version=4).cells:
-        md = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "code" and md.get("locked") and not md.get("grade") and not md.get("solution"):
+        if is_course_cell(cell):
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error" and output.get("ename") in TIMEOUT_ERRORS:
-                    return md.get("grade_id", "?")
+                    return grade_id(cell) or "?"
     return ""
 
 

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import nbformat
 
-from vaecourse.grading import course as course_mod
-from vaecourse.grading.runner import GRADED, NOT_GRADED, read_status
+from vaecourse.grading.outcome import GRADED, NOT_GRADED, read_status
+from vaecourse.masters import grade_id
+from vaecourse.nbg.gradebook import open_gradebook
+from vaecourse.nbg.layout import notebook_path
 
 COLUMNS = ["student", "notebook", "level", "item", "kind", "score", "max_score", "status", "reason"]
 NEEDS_MANUAL = "needs manual grading"
@@ -42,11 +44,10 @@ class Row:
 
 
 def cell_order(course: Path, assignment: str) -> list[str]:
-    path = Path(course) / "release" / assignment / f"{assignment}.ipynb"
+    path = notebook_path(course, "release", assignment)
     if not path.is_file():
         return []
-    nb = nbformat.read(path, as_version=4)
-    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")]
+    return [grade_id(c) for c in nbformat.read(path, as_version=4).cells if grade_id(c)]
 
 
 def grade_rows(course: Path, course_db: str, assignments: list[str], students: list[str]) -> list[Row]:
@@ -54,7 +55,7 @@ def grade_rows(course: Path, course_db: str, assignments: list[str], students: l
     from nbgrader.api import MissingEntry
 
     rows: list[Row] = []
-    with course_mod.open_gradebook(course_db) as gb:
+    with open_gradebook(course_db) as gb:
         definitions = {}
         for assignment in assignments:
             a = gb.find_assignment(assignment)
