@@ -11,6 +11,8 @@
 
 The notebook table in README.md is rewritten too. `--check` builds into memory and
 exits 1, naming every stale file, when the committed files differ from a fresh build.
+`--clean` rewrites the masters without outputs, in nbformat's own layout (what
+tests/test_masters_lint.py checks), so that `git diff` of a master reads line by line.
 """
 import argparse
 import sys
@@ -142,11 +144,25 @@ def stale_files(outputs: dict[Path, str]) -> list[str]:
     return stale
 
 
+def clean_masters() -> int:
+    """Rewrite each master without outputs, execution counts and widget state, in nbformat's layout."""
+    for path in master_paths():
+        text = normalise(nbformat.read(path, as_version=4))
+        if path.read_text() != text:
+            path.write_text(text)
+            print(f"cleaned {path.relative_to(ROOT)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build course/ from solutions/.")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if anything is stale")
     parser.add_argument("--only", nargs="+", metavar="NN_name", help="regenerate only these student notebooks")
+    parser.add_argument("--clean", action="store_true",
+                        help="only rewrite the masters clean (no outputs, nbformat's layout) and exit")
     args = parser.parse_args(argv)
+    if args.clean:
+        return clean_masters()
     try:
         outputs = build_outputs(args.only)
     except MasterError as error:
