@@ -14,7 +14,7 @@ import re
 from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from vaecourse.masters import HIDDEN_TESTS, has_region, replace_regions
+from vaecourse.masters import HIDDEN_TESTS, has_region, nbgrader_md, replace_regions
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -33,7 +33,7 @@ class HideHiddenTests(NbGraderPreprocessor):
             return cell, resources
         failed = any(output.output_type == "error" for output in cell.get("outputs", []))
         if has_region(cell.source, HIDDEN_TESTS):
-            points = cell.metadata.get("nbgrader", {}).get("points") if utils.is_grade(cell) else None
+            points = nbgrader_md(cell).get("points") if utils.is_grade(cell) else None
             share = f"part of this cell's {points:g} points" if points is not None else "ungraded"
             summary = f"# hidden tests ({share}): {'failed' if failed else 'passed'}"
             cell.source, _ = replace_regions(cell.source, HIDDEN_TESTS, lambda lines, index: summary)
