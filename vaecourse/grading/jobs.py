@@ -101,8 +101,8 @@ def _context():
     global _CONTEXT
     if _CONTEXT is None:
         _CONTEXT = multiprocessing.get_context("forkserver")
-        _CONTEXT.set_forkserver_preload(["nbgrader.apps", "vaecourse.grading.jobs",
-                                         "vaecourse.nbg.config"])
+        _CONTEXT.set_forkserver_preload(["nbgrader.apps", "vaecourse.grading.jobs", "vaecourse.nbg.capoutput",
+                                         "vaecourse.nbg.stderrnotcounted", "vaecourse.nbg.hidehiddentests"])
     return _CONTEXT
 
 
