@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from vaecourse import build  # noqa: E402
-from vaecourse.grading import course as course_mod  # noqa: E402
+from vaecourse.grading import classroom  # noqa: E402
+from vaecourse.nbg.run import tool_env  # noqa: E402
 
 
 def cli(course: Path, *args: str, env: dict) -> float:
@@ -46,9 +46,9 @@ def main() -> int:
     import os
 
     data = os.environ.get("VAE_COURSE_DATA", str(ROOT / "data"))
-    env = build.tool_env({"VAE_COURSE_DATA": data, "PYTHONPATH": str(ROOT)})
+    env = tool_env({"VAE_COURSE_DATA": data, "PYTHONPATH": str(ROOT)})
     env.pop("NBGRADER_EXECUTION", None)
-    notebooks = args.notebooks or course_mod.notebook_names()
+    notebooks = args.notebooks or classroom.notebook_names()
     print(f"notebooks: {', '.join(notebooks)}; {args.students} complete submissions; data: {data}")
     with tempfile.TemporaryDirectory(prefix="vaecourse-bench-") as tmp:
         tmp = Path(tmp)

@@ -28,26 +28,23 @@ from harness import autograde, filled_student, load_master, solution_sources
 
 @dataclass(frozen=True)
 class Mistake:
-    cell: str  # grade_id of the solution cell the mistake edits
-    edits: tuple[tuple[str, str], ...]  # (text in the master's solution, what the student wrote instead)
-    test: str  # the test that must catch it; its message must contain `words`
-    words: str
-    loses: frozenset[str] | None = None  # exactly the tests it costs; None: {test}
+    """One realistic mistake: an edit of one solution cell of the master, and how it must be caught.
 
-    @classmethod
-    def from_entry(cls, entry: tuple) -> "Mistake":
-        """Read the catalogues' tuple forms:
-        (cell, old, new, test, words), (cell, [(old, new), ...], test, words) or
-        (cell, [(old, new), ...], {tests it costs}, test, words)."""
-        if len(entry) == 5 and isinstance(entry[1], str):
-            cell, old, new, test, words = entry
-            return cls(cell, ((old, new),), test, words)
-        if len(entry) == 4:
-            cell, edits, test, words = entry
-            return cls(cell, tuple(map(tuple, edits)), test, words)
-        cell, edits, loses, test, words = entry
-        return cls(cell, tuple(map(tuple, edits)), test, words, frozenset(loses))
+    edit: (text in the master's solution, what the student wrote instead), or a list of such pairs.
+    test: the test that must catch it; its message must contain `message`.
+    loses: exactly the tests it costs (default: {test}).
+    """
+    cell: str
+    edit: tuple | list
+    test: str
+    message: str
+    loses: frozenset[str] | set[str] | None = None
 
+    def __post_init__(self):
+        pairs = (self.edit,) if isinstance(self.edit[0], str) else self.edit
+        object.__setattr__(self, "edit", tuple(tuple(pair) for pair in pairs))
+        if self.loses is not None:
+            object.__setattr__(self, "loses", frozenset(self.loses))
 
 class Catalogue:
     """One notebook's catalogue and how its submissions are made and judged.
@@ -67,7 +64,7 @@ class Catalogue:
                  min_correct: int = 2):
         assert grouping in {"each", "by_exercise", "greedy"}, grouping
         self.notebook = notebook
-        self.mistakes = {key: Mistake.from_entry(entry) for key, entry in mistakes.items()}
+        self.mistakes = dict(mistakes)
         self.correct = correct
         self.full_marks = full_marks
         self.tests = tests
@@ -92,7 +89,7 @@ class Catalogue:
         so that an entry cannot silently test nothing after the master changes."""
         mistake = self.mistakes[key]
         source = self.sources[mistake.cell]
-        for old, new in mistake.edits:
+        for old, new in mistake.edit:
             assert old in source, (f"mistake {key}: {old!r} is not in the master's solution of "
                                    f"{self.notebook}:{mistake.cell}:\n{source}")
             source = source.replace(old, new, self.replace_count)
@@ -207,7 +204,7 @@ class CatalogueTests:
         catalogue = self.catalogue
         result = graded[catalogue.submission_name(catalogue.group_of(mistake))]
         catalogue.check_lost(mistake, result.lost())
-        test, words = catalogue.mistakes[mistake].test, catalogue.mistakes[mistake].words
+        test, words = catalogue.mistakes[mistake].test, catalogue.mistakes[mistake].message
         message = result.errors.get(test, "")
         assert message.startswith(catalogue.prefixes), message
         assert words in message, f"the message should name the likely cause ({words!r}): {message}"

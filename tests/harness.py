@@ -7,16 +7,18 @@ source (a catalogued mistake, or another correct implementation). Grading runs r
 and real kernels, in a temporary course folder, with the offline MNIST set.
 """
 import copy
-import subprocess
-import sys
+import html
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
-from vaecourse import build
-
-ROOT = build.ROOT
+from vaecourse.bundling import bundle_master
+from vaecourse.masters import ROOT, grade_id, is_answer, strip_markers
+from vaecourse.nbg.gradebook import open_gradebook
+from vaecourse.nbg.layout import write_course_source
+from vaecourse.nbg.run import run_nbgrader, tool_env
 
 
 def load_master(name: str):
@@ -27,16 +29,12 @@ def load_student(name: str):
     return nbformat.read(ROOT / "course" / f"{name}.ipynb", as_version=4)
 
 
-def grade_id(cell) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
 def solution_sources(master) -> dict[str, str]:
     """grade_id -> the master's solution code with the BEGIN/END SOLUTION lines removed."""
     return {
-        grade_id(cell): build.strip_solution_markers(cell.source)
+        grade_id(cell): strip_markers(cell.source)
         for cell in master.cells
-        if cell.get("metadata", {}).get("nbgrader", {}).get("solution") and cell.cell_type == "code"
+        if is_answer(cell) and cell.cell_type == "code"
     }
 
 
@@ -58,18 +56,6 @@ def filled_student(name: str, replace: dict[str, str] | None = None, edit=None):
             source = (replace or {}).get(gid, sources[gid])
             cell.source = edit(gid, source) if edit else source
     return student
-
-
-def mutate(name: str, grade_id_: str, old: str, new: str):
-    """The filled student notebook with one textual change in one solution cell.
-
-    Fails loudly if `old` is not in that solution, so a catalogue entry cannot silently
-    test nothing after the master changes.
-    """
-    source = solution_sources(load_master(name))[grade_id_]
-    if old not in source:
-        raise AssertionError(f"mutation of {name}:{grade_id_} expects {old!r} in the master's solution:\n{source}")
-    return filled_student(name, {grade_id_: source.replace(old, new, 1)})
 
 
 @dataclass
@@ -95,9 +81,11 @@ class Graded:
         return sorted(gid for gid, s in self.scores.items() if s.score < s.max_score)
 
 
-def _run(args: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True)
+def page_text(page_html: str) -> str:
+    """The text a reader sees in an HTML page: tags removed, entities decoded, spaces collapsed."""
+    page_html = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", page_html)
+    text = html.unescape(re.sub(r"<[^>]+>", "", page_html))
+    return " ".join(text.split())
 
 
 def _errors(path: Path) -> dict[str, str]:
@@ -119,21 +107,19 @@ def autograde(name: str, submissions: dict[str, "nbformat.NotebookNode"], workdi
     Returns (student -> Graded, nbgrader's log). A student missing from the result had
     a notebook nbgrader could not grade; callers assert on that.
     """
-    from nbgrader.api import Gradebook
-
-    env = build.tool_env({"VAE_COURSE_DATA": str(data_dir)})
-    masters = {name: build.bundle_master(load_master(name), name, {})}
-    build.write_course_source(workdir, masters)
-    result = _run(["generate_assignment", name, "--force"], workdir, env)
+    env = tool_env({"VAE_COURSE_DATA": str(data_dir)})
+    masters = {name: bundle_master(load_master(name), name, {})}
+    write_course_source(workdir, masters)
+    result = run_nbgrader(["generate_assignment", name, "--force"], workdir, env, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     for student, nb in submissions.items():
         folder = workdir / "submitted" / student / name
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, folder / f"{name}.ipynb")
-    result = _run(["autograde", name, "--force", "--create"], workdir, env)
+    result = run_nbgrader(["autograde", name, "--force", "--create"], workdir, env, check=False)
     log = result.stdout + result.stderr
     graded: dict[str, Graded] = {}
-    with Gradebook(f"sqlite:///{workdir / 'gradebook.db'}") as gb:
+    with open_gradebook(f"sqlite:///{workdir / 'gradebook.db'}", env) as gb:
         for student in submissions:
             try:
                 submission = gb.find_submission_notebook(name, name, student)

@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 
 from harness import filled_student, grade_id, load_master, load_student, solution_sources
+from vaecourse.masters import is_answer, is_test
 
 GRADED, NOT_GRADED = "graded", "could not grade"
 
@@ -30,14 +31,13 @@ class Expected:
 def points_of_tests(name: str) -> dict[str, float]:
     """Autograded test grade_id -> points, in notebook order."""
     return {grade_id(c): float(c.metadata["nbgrader"]["points"]) for c in load_master(name).cells
-            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
-            and not c.metadata["nbgrader"].get("solution")}
+            if is_test(c)}
 
 
 def first_exercise(name: str) -> tuple[str, str, list[str]]:
     """(grade_id of the first answer cell, the function it defines, the tests before the next answer)."""
     cells = load_master(name).cells
-    answers = [i for i, c in enumerate(cells) if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
+    answers = [i for i, c in enumerate(cells) if c.cell_type == "code" and is_answer(c)]
     first, following = answers[0], (answers[1] if len(answers) > 1 else len(cells))
     tests = [grade_id(c) for c in cells[first:following] if grade_id(c) in points_of_tests(name)]
     function = re.search(r"^(?:def|class)\s+(\w+)", cells[first].source, re.M).group(1)
@@ -48,7 +48,7 @@ def filled(name: str, replace: dict | None = None) -> "nbformat.NotebookNode":
     """harness.filled_student with the written answers filled in too (from the master's model answer)."""
     nb = filled_student(name, replace)
     answers = {grade_id(c): c.source for c in load_master(name).cells
-               if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("solution")}
+               if c.cell_type == "markdown" and is_answer(c)}
     for cell in nb.cells:
         if cell.cell_type == "markdown" and grade_id(cell) in answers:
             cell.source = answers[grade_id(cell)]

@@ -52,14 +52,14 @@ def lab(tmp_path_factory, offline_data):
     (root / "course").mkdir()
     nbformat.write(filled_student(NOTEBOOK), root / "course" / f"{NOTEBOOK}.ipynb")
     # nbgrader course folder: the repository's autograder config and the masters as sources.
-    from vaecourse import build
+    from vaecourse.bundling import bundle_master
     course = root / "autograder"
     course.mkdir()
     shutil.copy(ROOT / "autograder" / "nbgrader_config.py", course / "nbgrader_config.py")
     assignments = sorted(path.stem for path in (ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
     for name in assignments:
         (course / "source" / name).mkdir(parents=True)
-        nbformat.write(build.bundle_master(load_master(name), name, {}), course / "source" / name / f"{name}.ipynb")
+        nbformat.write(bundle_master(load_master(name), name, {}), course / "source" / name / f"{name}.ipynb")
 
     env = dict(os.environ)
     env.pop("NBGRADER_EXECUTION", None)

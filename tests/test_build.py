@@ -7,10 +7,11 @@ import sys
 import nbformat
 import pytest
 
-from vaecourse import build, links
-from vaecourse.nbgrader_ext import enclosing_name, notebook_number
+from vaecourse import build, bundling, links, masters
+from vaecourse.masters import enclosing_name, notebook_number
+from vaecourse.nbg.run import tool_env
 
-ROOT = build.ROOT
+ROOT = masters.ROOT
 STUDENTS = sorted((ROOT / "course").glob("[0-9][0-9]_*.ipynb"))
 STUB_RE = re.compile(r'raise NotImplementedError\("Exercise (\d+)\.(\d+): implement ([A-Za-z_][\w.]*)"\)')
 
@@ -31,7 +32,7 @@ def test_editing_a_master_without_rebuilding_fails_the_check(tmp_path):
     markdown = next(cell for cell in nb.cells if cell.cell_type == "markdown" and "bar chart" in cell.source)
     markdown.source += "\n\nAn instructor's edit."
     nbformat.write(nb, master)
-    env = build.tool_env({"PYTHONPATH": str(tmp_path)})
+    env = tool_env({"PYTHONPATH": str(tmp_path)})
     result = subprocess.run([sys.executable, "-m", "vaecourse.build", "--check", "--only", "01_mnist"],
                             cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 1, result.stdout + result.stderr
@@ -86,19 +87,19 @@ def test_exercise_numbering_is_checked_against_the_headings():
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("### Exercise 3.2 — f"),
                 nbformat.v4.new_code_cell("def f():\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION")]
-    with pytest.raises(build.BuildError, match="solution cell 1 is Exercise 3.1"):
-        build.check_exercise_numbers(nb, "03_decoder")
+    with pytest.raises(masters.MasterError, match="solution cell 1 is Exercise 3.1"):
+        masters.check_exercise_numbers(nb, "03_decoder")
     nb.cells[0].source = "### Exercise 3.1 — f"
-    build.check_exercise_numbers(nb, "03_decoder")
+    masters.check_exercise_numbers(nb, "03_decoder")
 
 
 def test_helpers_cell_accepts_only_package_imports():
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("from vaecourse.runtime import QUICK\nimport os")
-    cell.metadata["tags"] = [build.HELPERS_TAG]
+    cell.metadata["tags"] = [masters.HELPERS_TAG]
     nb.cells = [cell]
-    with pytest.raises(build.BuildError, match="may hold only lines"):
-        build.helper_imports(nb, "01_mnist")
+    with pytest.raises(masters.MasterError, match="may hold only lines"):
+        bundling.helper_imports(nb, "01_mnist")
 
 
 def test_bundle_puts_dependencies_first_and_strips_package_imports():
@@ -106,7 +107,7 @@ def test_bundle_puts_dependencies_first_and_strips_package_imports():
         "vaecourse.fake_a": '"""A."""\nfrom vaecourse.fake_b import two\n\nONE = 1 + two()\n',
         "vaecourse.fake_b": '"""B."""\nimport math\n\n\ndef two():\n    return 2\n',
     }
-    text = build.bundle(["vaecourse.fake_a"], sources)
+    text = bundling.bundle(["vaecourse.fake_a"], sources)
     assert text.index("def two") < text.index("ONE = 1 + two()")
     assert "from vaecourse" not in text
     namespace = {}
@@ -116,7 +117,7 @@ def test_bundle_puts_dependencies_first_and_strips_package_imports():
 
 def _master_with_cells(*sources: str):
     helpers = nbformat.v4.new_code_cell("from vaecourse.data import TensorBatches")
-    helpers.metadata["tags"] = [build.HELPERS_TAG]
+    helpers.metadata["tags"] = [masters.HELPERS_TAG]
     nb = nbformat.v4.new_notebook()
     nb.cells = [helpers, *(nbformat.v4.new_code_cell(source) for source in sources)]
     return nb
@@ -132,8 +133,8 @@ def _master_with_cells(*sources: str):
 ])
 def test_a_cell_that_rebinds_an_inlined_helper_name_fails_the_build(cell, name):
     nb = _master_with_cells("import torch", cell)
-    with pytest.raises(build.BuildError, match=f"code cell 2 rebinds '{name}'"):
-        build.bundle_master(nb, "05_training", {})
+    with pytest.raises(masters.MasterError, match=f"code cell 2 rebinds '{name}'"):
+        bundling.bundle_master(nb, "05_training", {})
 
 
 def test_same_imports_locals_and_magics_do_not_count_as_shadowing():
@@ -143,14 +144,14 @@ def test_same_imports_locals_and_magics_do_not_count_as_shadowing():
         "%matplotlib inline\nloader = TensorBatches(torch.zeros(2, 1), torch.zeros(2))",
         "[device for device in range(2)]  # a comprehension's own scope",
     )
-    bundled = build.bundle_master(nb, "05_training", {})
+    bundled = bundling.bundle_master(nb, "05_training", {})
     assert "def batches" in bundled.cells[1].source  # the helpers were inlined
 
 
 def test_bundle_refuses_circular_imports():
     sources = {"vaecourse.fake_a": "from vaecourse.fake_b import x\n", "vaecourse.fake_b": "from vaecourse.fake_a import y\n"}
-    with pytest.raises(build.BuildError, match="circular"):
-        build.bundle(["vaecourse.fake_a"], sources)
+    with pytest.raises(masters.MasterError, match="circular"):
+        bundling.bundle(["vaecourse.fake_a"], sources)
 
 
 def test_stub_names_the_enclosing_function_or_method():

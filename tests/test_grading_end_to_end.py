@@ -16,9 +16,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from harness import page_text
 from simulated_class import GRADED, NOT_GRADED, points_of_tests, write_class
-from vaecourse import build
-from vaecourse.grading.feedback import hidden_test_lines, page_text
+from vaecourse.masters import SOLUTIONS_DIR, STUDENT_DIR, hidden_test_lines
+from vaecourse.nbg.run import tool_env
 
 NOTEBOOKS = ["01_mnist"]
 CELL_TIMEOUT = "30"  # the course default; quick-mode cells stay well under it
@@ -43,7 +44,7 @@ def read_csv(path: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, offline_data):
     tmp = tmp_path_factory.mktemp("grading_e2e")
-    env = build.tool_env({"VAE_COURSE_DATA": str(offline_data)})
+    env = tool_env({"VAE_COURSE_DATA": str(offline_data)})
     env.pop("NBGRADER_EXECUTION", None)
     submissions = tmp / "class"
     expected = write_class(submissions, NOTEBOOKS)
@@ -144,8 +145,8 @@ def test_the_terminal_shows_a_summary_and_the_problems(graded):
 def test_no_feedback_page_contains_hidden_test_source(graded):
     course = graded["course"]
     for notebook in NOTEBOOKS:
-        master = nbformat.read(build.SOLUTIONS_DIR / f"{notebook}.ipynb", as_version=4)
-        student_text = " ".join(nbformat.writes(nbformat.read(build.COURSE_DIR / f"{notebook}.ipynb", as_version=4)).split())
+        master = nbformat.read(SOLUTIONS_DIR / f"{notebook}.ipynb", as_version=4)
+        student_text = " ".join(nbformat.writes(nbformat.read(STUDENT_DIR / f"{notebook}.ipynb", as_version=4)).split())
         secret = hidden_test_lines(master, student_text)
         assert len(secret) >= 5
         # Positive control: the autograded notebook (what plain nbgrader renders) holds them.
@@ -247,8 +248,8 @@ def test_feedback_made_again_from_the_gradebook_still_hides_hidden_tests(graded,
     shutil.copytree(graded["course"], course, ignore=shutil.ignore_patterns("feedback", ".grading"))
     shutil.copytree(graded["course"] / ".grading" / "status", course / ".grading" / "status")
     grade_cli(course, "feedback", env=graded["env"])
-    master = nbformat.read(build.SOLUTIONS_DIR / "01_mnist.ipynb", as_version=4)
-    student_text = " ".join(nbformat.writes(nbformat.read(build.COURSE_DIR / "01_mnist.ipynb", as_version=4)).split())
+    master = nbformat.read(SOLUTIONS_DIR / "01_mnist.ipynb", as_version=4)
+    student_text = " ".join(nbformat.writes(nbformat.read(STUDENT_DIR / "01_mnist.ipynb", as_version=4)).split())
     secret = hidden_test_lines(master, student_text)
     pages = {p.parts[-3]: page_text(p.read_text()) for p in (course / "feedback").glob("*/01_mnist/*.html")}
     assert set(pages) == set(graded["students"]) | {"absent"}

@@ -6,10 +6,12 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_output
 
-from harness import grade_id, load_student
+from harness import grade_id, load_student, page_text
 from simulated_class import class_submissions, duplicated, filled, first_exercise, reordered, stripped_metadata, without_cell
-from vaecourse.grading.feedback import HideHiddenTests, hidden_test_lines, page_text
-from vaecourse.grading.nbgrader_config import STDERR_LABEL, CapOutput, StderrNotCounted
+from vaecourse.masters import hidden_test_lines
+from vaecourse.nbg.capoutput import CapOutput
+from vaecourse.nbg.hidehiddentests import HideHiddenTests
+from vaecourse.nbg.stderrnotcounted import STDERR_LABEL, StderrNotCounted
 from vaecourse.grading.repair import CannotGrade, repair
 
 NB = "01_mnist"
@@ -162,7 +164,7 @@ def test_one_huge_line_of_output_is_cut():
 
 
 def test_a_course_cell_that_timed_out_is_noticed(tmp_path):
-    from vaecourse.grading.runner import course_cell_timeouts
+    from vaecourse.grading.jobs import course_cell_timeouts
 
     helpers = new_code_cell("import torch")
     helpers.metadata["nbgrader"] = {"grade": False, "grade_id": "course_helpers", "locked": True, "solution": False}

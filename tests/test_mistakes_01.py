@@ -1,30 +1,41 @@
 """Catalogued mistakes in 01_mnist, each autograded with real nbgrader: each loses points on
 the right test and its visible check names the likely cause; correct alternatives get full marks."""
-from catalogue import Catalogue, CatalogueTests
+from catalogue import Catalogue, CatalogueTests, Mistake
 
 NB = "01_mnist"
 
-# name -> (grade_id of the solution, text in the master's solution, replacement,
-#          test that must lose points, words the visible check's message must contain)
+# name -> the mistake (see catalogue.Mistake)
 MISTAKES = {
-    "bincount_without_minlength": (
-        "count_per_class", "torch.bincount(labels.long().flatten(), minlength=10)",
-        "torch.bincount(labels.long().flatten())", "test_count_per_class", "minlength=10"),
-    "float_counts": (
-        "count_per_class", "torch.bincount(labels.long().flatten(), minlength=10)",
-        "torch.bincount(labels.long().flatten(), minlength=10).float()", "test_count_per_class", "LongTensor"),
-    "last_image_not_first": (
-        "first_image_per_digit", "if label not in found:", "if True:", "test_first_image_per_digit",
-        "FIRST image"),
-    "digits_in_found_order": (
-        "first_image_per_digit", "torch.stack([found[d] for d in range(10)])", "torch.stack(list(found.values()))",
-        "test_first_image_per_digit", "digit order"),
-    "mean_over_all_images": (
-        "mean_image_per_digit", "images[labels == d].float().mean(dim=0)", "images.float().mean(dim=0)",
-        "test_mean_image_per_digit", "only the images whose label is d"),
-    "sum_not_mean": (
-        "mean_image_per_digit", "images[labels == d].float().mean(dim=0)", "images[labels == d].float().sum(dim=0)",
-        "test_mean_image_per_digit", "divide"),
+    "bincount_without_minlength": Mistake(
+        cell="count_per_class",
+        edit=("torch.bincount(labels.long().flatten(), minlength=10)", "torch.bincount(labels.long().flatten())"),
+        test="test_count_per_class",
+        message="minlength=10"),
+    "float_counts": Mistake(
+        cell="count_per_class",
+        edit=("torch.bincount(labels.long().flatten(), minlength=10)", "torch.bincount(labels.long().flatten(), minlength=10).float()"),
+        test="test_count_per_class",
+        message="LongTensor"),
+    "last_image_not_first": Mistake(
+        cell="first_image_per_digit",
+        edit=("if label not in found:", "if True:"),
+        test="test_first_image_per_digit",
+        message="FIRST image"),
+    "digits_in_found_order": Mistake(
+        cell="first_image_per_digit",
+        edit=("torch.stack([found[d] for d in range(10)])", "torch.stack(list(found.values()))"),
+        test="test_first_image_per_digit",
+        message="digit order"),
+    "mean_over_all_images": Mistake(
+        cell="mean_image_per_digit",
+        edit=("images[labels == d].float().mean(dim=0)", "images.float().mean(dim=0)"),
+        test="test_mean_image_per_digit",
+        message="only the images whose label is d"),
+    "sum_not_mean": Mistake(
+        cell="mean_image_per_digit",
+        edit=("images[labels == d].float().mean(dim=0)", "images[labels == d].float().sum(dim=0)"),
+        test="test_mean_image_per_digit",
+        message="divide"),
 }
 
 CORRECT = {

@@ -1,45 +1,80 @@
 """Catalogued mistakes in 02_encoder, each autograded with real nbgrader: each loses points on
 the right test and its visible check names the likely cause; correct alternatives written
 differently get full marks."""
-from catalogue import Catalogue, CatalogueTests
+from catalogue import Catalogue, CatalogueTests, Mistake
 
 NB = "02_encoder"
 TESTS = ["test_conv2d_output_size", "test_count_parameters", "test_encoder"]  # notebook order
 FULL_MARKS = 2 + 1 + 4
 
 
-# name -> (grade_id of the solution, [(text in the master's solution, replacement)],
-#          test that must lose points, words the visible check's message must contain)
+# name -> the mistake (see catalogue.Mistake)
 MISTAKES = {
-    "padding_added_once": ("conv2d_output_size", [("2 * padding", "padding")],
-                           "test_conv2d_output_size", "BOTH sides"),
-    "true_division": ("conv2d_output_size", [("// stride", "/ stride")],
-                      "test_conv2d_output_size", "floor division"),
-    "no_plus_one": ("conv2d_output_size", [("// stride + 1", "// stride")],
-                    "test_conv2d_output_size", "+ 1"),
-    "rounds_up": ("conv2d_output_size", [("(size + 2 * padding - kernel_size) // stride + 1",
+    "padding_added_once": Mistake(
+        cell="conv2d_output_size",
+        edit=[("2 * padding", "padding")],
+        test="test_conv2d_output_size",
+        message="BOTH sides"),
+    "true_division": Mistake(
+        cell="conv2d_output_size",
+        edit=[("// stride", "/ stride")],
+        test="test_conv2d_output_size",
+        message="floor division"),
+    "no_plus_one": Mistake(
+        cell="conv2d_output_size",
+        edit=[("// stride + 1", "// stride")],
+        test="test_conv2d_output_size",
+        message="+ 1"),
+    "rounds_up": Mistake(
+        cell="conv2d_output_size",
+        edit=[("(size + 2 * padding - kernel_size) // stride + 1",
                                           "-(-(size + 2 * padding - kernel_size) // stride) + 1")],
-                  "test_conv2d_output_size", "round down"),
-    "counts_parameter_tensors": ("count_parameters", [("sum(p.numel() for p in model.parameters() if p.requires_grad)",
+        test="test_conv2d_output_size",
+        message="round down"),
+    "counts_parameter_tensors": Mistake(
+        cell="count_parameters",
+        edit=[("sum(p.numel() for p in model.parameters() if p.requires_grad)",
                                                        "len(list(model.parameters()))")],
-                                 "test_count_parameters", "parameter TENSORS"),
-    "counts_frozen_parameters": ("count_parameters", [(" if p.requires_grad", "")],
-                                 "test_count_parameters", "trainable"),
-    "encoder_padding_0": ("encoder", [("nn.Conv2d(1, 32, kernel_size=4, stride=2, padding=1)",
+        test="test_count_parameters",
+        message="parameter TENSORS"),
+    "counts_frozen_parameters": Mistake(
+        cell="count_parameters",
+        edit=[(" if p.requires_grad", "")],
+        test="test_count_parameters",
+        message="trainable"),
+    "encoder_padding_0": Mistake(
+        cell="encoder",
+        edit=[("nn.Conv2d(1, 32, kernel_size=4, stride=2, padding=1)",
                                        "nn.Conv2d(1, 32, kernel_size=4, stride=2, padding=0)")],
-                          "test_encoder", "padding=1"),
-    "flatten_merges_batch": ("encoder", [("torch.flatten(h, start_dim=1)", "torch.flatten(h)")],
-                             "test_encoder", "start_dim=1"),
-    "latent_dim_hard_coded": ("encoder", [("nn.Linear(64 * 7 * 7, latent_dim)", "nn.Linear(64 * 7 * 7, 2)")],
-                              "test_encoder", "use latent_dim"),
-    "no_relu": ("encoder", [("            nn.ReLU(),\n", "")], "test_encoder", "ReLU after each convolution"),
-    "one_head_for_both": ("encoder", [("return self.fc_mu(h), self.fc_logvar(h)", "return self.fc_mu(h), self.fc_mu(h)")],
-                          "test_encoder", "separate heads"),
-    "relu_on_heads": ("encoder", [("return self.fc_mu(h), self.fc_logvar(h)",
+        test="test_encoder",
+        message="padding=1"),
+    "flatten_merges_batch": Mistake(
+        cell="encoder",
+        edit=[("torch.flatten(h, start_dim=1)", "torch.flatten(h)")],
+        test="test_encoder",
+        message="start_dim=1"),
+    "latent_dim_hard_coded": Mistake(
+        cell="encoder",
+        edit=[("nn.Linear(64 * 7 * 7, latent_dim)", "nn.Linear(64 * 7 * 7, 2)")],
+        test="test_encoder",
+        message="use latent_dim"),
+    "no_relu": Mistake(cell="encoder", edit=[("            nn.ReLU(),\n", "")], test="test_encoder", message="ReLU after each convolution"),
+    "one_head_for_both": Mistake(
+        cell="encoder",
+        edit=[("return self.fc_mu(h), self.fc_logvar(h)", "return self.fc_mu(h), self.fc_mu(h)")],
+        test="test_encoder",
+        message="separate heads"),
+    "relu_on_heads": Mistake(
+        cell="encoder",
+        edit=[("return self.fc_mu(h), self.fc_logvar(h)",
                                    "return F.relu(self.fc_mu(h)), F.relu(self.fc_logvar(h))")],
-                      "test_encoder", "no activation after the linear heads"),
-    "wrong_channels": ("encoder", [("nn.Conv2d(32, 64,", "nn.Conv2d(32, 32,"), ("64 * 7 * 7", "32 * 7 * 7")],
-                       "test_encoder", "channels 1 -> 32 -> 64"),
+        test="test_encoder",
+        message="no activation after the linear heads"),
+    "wrong_channels": Mistake(
+        cell="encoder",
+        edit=[("nn.Conv2d(32, 64,", "nn.Conv2d(32, 32,"), ("64 * 7 * 7", "32 * 7 * 7")],
+        test="test_encoder",
+        message="channels 1 -> 32 -> 64"),
 }
 
 CORRECT = {

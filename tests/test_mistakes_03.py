@@ -1,7 +1,7 @@
 """Catalogued mistakes in 03_decoder, each autograded with real nbgrader: each loses points on
 the right test and its visible check names the likely cause; correct alternatives written
 differently get full marks."""
-from catalogue import Catalogue, CatalogueTests
+from catalogue import Catalogue, CatalogueTests, Mistake
 
 NB = "03_decoder"
 # notebook order: a mistake in one exercise may also cost the later tests that use it (ConvVAE uses the rest)
@@ -9,43 +9,87 @@ TESTS = ["test_conv_transpose2d_output_size", "test_decoder", "test_reparameteri
 FULL_MARKS = 1 + 3 + 3 + 3
 
 
-# name -> (grade_id of the solution, [(text in the master's solution, replacement)],
-#          test that must lose points, words the visible check's message must contain)
+# name -> the mistake (see catalogue.Mistake)
 MISTAKES = {
-    "forward_conv_formula": ("conv_transpose2d_output_size", [("(size - 1) * stride - 2 * padding + kernel_size",
+    "forward_conv_formula": Mistake(
+        cell="conv_transpose2d_output_size",
+        edit=[("(size - 1) * stride - 2 * padding + kernel_size",
                                                                "(size + 2 * padding - kernel_size) // stride + 1")],
-                             "test_conv_transpose2d_output_size", "(forward) convolution"),
-    "size_times_stride": ("conv_transpose2d_output_size", [("(size - 1) * stride", "size * stride")],
-                          "test_conv_transpose2d_output_size", "size - 1 gaps"),
-    "no_sigmoid": ("decoder", [("            nn.Sigmoid(),\n", "")], "test_decoder", "end with a Sigmoid"),
-    "channels_last_reshape": ("decoder", [("h.view(-1, 64, 7, 7)", "h.view(-1, 7, 7, 64)")],
-                              "test_decoder", "(B, 64, 7, 7): channels first"),
-    "latent_dim_hard_coded": ("decoder", [("nn.Linear(latent_dim, 64 * 7 * 7)", "nn.Linear(2, 64 * 7 * 7)")],
-                              "test_decoder", "use latent_dim"),
-    "deconv_padding_0": ("decoder", [("nn.ConvTranspose2d(64, 32, kernel_size=4, stride=2, padding=1)",
+        test="test_conv_transpose2d_output_size",
+        message="(forward) convolution"),
+    "size_times_stride": Mistake(
+        cell="conv_transpose2d_output_size",
+        edit=[("(size - 1) * stride", "size * stride")],
+        test="test_conv_transpose2d_output_size",
+        message="size - 1 gaps"),
+    "no_sigmoid": Mistake(cell="decoder", edit=[("            nn.Sigmoid(),\n", "")], test="test_decoder", message="end with a Sigmoid"),
+    "channels_last_reshape": Mistake(
+        cell="decoder",
+        edit=[("h.view(-1, 64, 7, 7)", "h.view(-1, 7, 7, 64)")],
+        test="test_decoder",
+        message="(B, 64, 7, 7): channels first"),
+    "latent_dim_hard_coded": Mistake(
+        cell="decoder",
+        edit=[("nn.Linear(latent_dim, 64 * 7 * 7)", "nn.Linear(2, 64 * 7 * 7)")],
+        test="test_decoder",
+        message="use latent_dim"),
+    "deconv_padding_0": Mistake(
+        cell="decoder",
+        edit=[("nn.ConvTranspose2d(64, 32, kernel_size=4, stride=2, padding=1)",
                                       "nn.ConvTranspose2d(64, 32, kernel_size=4, stride=2, padding=0)")],
-                         "test_decoder", "padding=1"),
-    "missing_half": ("reparameterize", [("torch.exp(0.5 * logvar)", "torch.exp(logvar)")],
-                     "test_reparameterize", "the 0.5 is missing"),
-    "logvar_used_as_std": ("reparameterize", [("std = torch.exp(0.5 * logvar)", "std = logvar")],
-                           "test_reparameterize", "logvar is a logarithm"),
-    "torch_normal_blocks_gradients": ("reparameterize", [("return mu + std * eps", "return torch.normal(mu, std)")],
-                                      "test_reparameterize", "torch.normal(mu, std)"),
-    "sample_blocks_gradients": ("reparameterize", [("return mu + std * eps",
+        test="test_decoder",
+        message="padding=1"),
+    "missing_half": Mistake(
+        cell="reparameterize",
+        edit=[("torch.exp(0.5 * logvar)", "torch.exp(logvar)")],
+        test="test_reparameterize",
+        message="the 0.5 is missing"),
+    "logvar_used_as_std": Mistake(
+        cell="reparameterize",
+        edit=[("std = torch.exp(0.5 * logvar)", "std = logvar")],
+        test="test_reparameterize",
+        message="logvar is a logarithm"),
+    "torch_normal_blocks_gradients": Mistake(
+        cell="reparameterize",
+        edit=[("return mu + std * eps", "return torch.normal(mu, std)")],
+        test="test_reparameterize",
+        message="torch.normal(mu, std)"),
+    "sample_blocks_gradients": Mistake(
+        cell="reparameterize",
+        edit=[("return mu + std * eps",
                                                     "return torch.distributions.Normal(mu, std).sample()")],
-                                "test_reparameterize", ".sample()"),
-    "std_detached": ("reparameterize", [("return mu + std * eps", "return mu + std.detach() * eps")],
-                     "test_reparameterize", "do not detach std"),
-    "uniform_noise": ("reparameterize", [("torch.randn_like(mu)", "torch.rand_like(mu)")],
-                      "test_reparameterize", "not the uniform torch.rand_like"),
-    "float32_noise": ("reparameterize", [("torch.randn_like(mu)", "torch.randn(mu.shape)")],
-                      "test_reparameterize", "torch.randn_like(mu), not torch.randn(mu.shape)"),
-    "decodes_mu_not_a_sample": ("conv_vae", [("x_hat = self.decoder(z)", "x_hat = self.decoder(mu)")],
-                                "test_conv_vae", "decode a sample"),
-    "z_detached": ("conv_vae", [("z = reparameterize(mu, logvar)", "z = reparameterize(mu, logvar).detach()")],
-                   "test_conv_vae", "do not detach z"),
-    "outputs_in_wrong_order": ("conv_vae", [("return x_hat, mu, logvar", "return mu, logvar, x_hat")],
-                               "test_conv_vae", "in that order"),
+        test="test_reparameterize",
+        message=".sample()"),
+    "std_detached": Mistake(
+        cell="reparameterize",
+        edit=[("return mu + std * eps", "return mu + std.detach() * eps")],
+        test="test_reparameterize",
+        message="do not detach std"),
+    "uniform_noise": Mistake(
+        cell="reparameterize",
+        edit=[("torch.randn_like(mu)", "torch.rand_like(mu)")],
+        test="test_reparameterize",
+        message="not the uniform torch.rand_like"),
+    "float32_noise": Mistake(
+        cell="reparameterize",
+        edit=[("torch.randn_like(mu)", "torch.randn(mu.shape)")],
+        test="test_reparameterize",
+        message="torch.randn_like(mu), not torch.randn(mu.shape)"),
+    "decodes_mu_not_a_sample": Mistake(
+        cell="conv_vae",
+        edit=[("x_hat = self.decoder(z)", "x_hat = self.decoder(mu)")],
+        test="test_conv_vae",
+        message="decode a sample"),
+    "z_detached": Mistake(
+        cell="conv_vae",
+        edit=[("z = reparameterize(mu, logvar)", "z = reparameterize(mu, logvar).detach()")],
+        test="test_conv_vae",
+        message="do not detach z"),
+    "outputs_in_wrong_order": Mistake(
+        cell="conv_vae",
+        edit=[("return x_hat, mu, logvar", "return mu, logvar, x_hat")],
+        test="test_conv_vae",
+        message="in that order"),
 }
 
 CORRECT = {

@@ -1,7 +1,7 @@
 """Catalogued mistakes in 04_elbo, each autograded with real nbgrader: each loses points on
 the right test and its visible check names the likely cause; correct alternatives written
 differently get full marks."""
-from catalogue import Catalogue, CatalogueTests
+from catalogue import Catalogue, CatalogueTests, Mistake
 
 NB = "04_elbo"
 # notebook order: vae_loss uses the two functions before it, so their mistakes may cost it too
@@ -12,37 +12,72 @@ FULL_MARKS = 3 + 3 + 3
 BCE = 'F.binary_cross_entropy(x_hat, x, reduction="none")'
 PER_IMAGE = "reconstruction_loss(x_hat, x) + beta * kl_divergence(mu, logvar)"
 
-# name -> (grade_id of the solution, [(text in the master's solution, replacement)],
-#          test that must lose points, words the visible check's message must contain)
+# name -> the mistake (see catalogue.Mistake)
 MISTAKES = {
-    "bce_mean_over_pixels": ("reconstruction_loss", [("bce.sum(dim=(1, 2, 3))", "bce.mean(dim=(1, 2, 3))")],
-                             "test_reconstruction_loss", "784x too small"),
-    "bce_sum_over_batch": ("reconstruction_loss", [("bce.sum(dim=(1, 2, 3))", "bce.sum()")],
-                           "test_reconstruction_loss", "not over the batch"),
-    "bce_arguments_swapped": ("reconstruction_loss", [(BCE, 'F.binary_cross_entropy(x, x_hat, reduction="none")')],
-                              "test_reconstruction_loss", "arguments are swapped"),
-    "bce_with_logits_on_probabilities": ("reconstruction_loss", [(BCE, 'F.binary_cross_entropy_with_logits(x_hat, x, reduction="none")')],
-                                         "test_reconstruction_loss", "do not apply a sigmoid again"),
-    "log_likelihood_not_its_negative": ("reconstruction_loss", [("return bce.sum(", "return -bce.sum(")],
-                                        "test_reconstruction_loss", "NEGATIVE log-likelihood"),
-    "kl_wrong_sign": ("kl_divergence", [("-0.5 * torch.sum(", "0.5 * torch.sum(")],
-                      "test_kl_divergence", "KL is never negative"),
-    "kl_missing_half": ("kl_divergence", [("-0.5 * torch.sum(", "-torch.sum(")],
-                        "test_kl_divergence", "factor 1/2"),
-    "logvar_as_log_std": ("kl_divergence", [("1 + logvar - mu.pow(2) - logvar.exp()",
+    "bce_mean_over_pixels": Mistake(
+        cell="reconstruction_loss",
+        edit=[("bce.sum(dim=(1, 2, 3))", "bce.mean(dim=(1, 2, 3))")],
+        test="test_reconstruction_loss",
+        message="784x too small"),
+    "bce_sum_over_batch": Mistake(
+        cell="reconstruction_loss",
+        edit=[("bce.sum(dim=(1, 2, 3))", "bce.sum()")],
+        test="test_reconstruction_loss",
+        message="not over the batch"),
+    "bce_arguments_swapped": Mistake(
+        cell="reconstruction_loss",
+        edit=[(BCE, 'F.binary_cross_entropy(x, x_hat, reduction="none")')],
+        test="test_reconstruction_loss",
+        message="arguments are swapped"),
+    "bce_with_logits_on_probabilities": Mistake(
+        cell="reconstruction_loss",
+        edit=[(BCE, 'F.binary_cross_entropy_with_logits(x_hat, x, reduction="none")')],
+        test="test_reconstruction_loss",
+        message="do not apply a sigmoid again"),
+    "log_likelihood_not_its_negative": Mistake(
+        cell="reconstruction_loss",
+        edit=[("return bce.sum(", "return -bce.sum(")],
+        test="test_reconstruction_loss",
+        message="NEGATIVE log-likelihood"),
+    "kl_wrong_sign": Mistake(
+        cell="kl_divergence",
+        edit=[("-0.5 * torch.sum(", "0.5 * torch.sum(")],
+        test="test_kl_divergence",
+        message="KL is never negative"),
+    "kl_missing_half": Mistake(
+        cell="kl_divergence",
+        edit=[("-0.5 * torch.sum(", "-torch.sum(")],
+        test="test_kl_divergence",
+        message="factor 1/2"),
+    "logvar_as_log_std": Mistake(
+        cell="kl_divergence",
+        edit=[("1 + logvar - mu.pow(2) - logvar.exp()",
                                              "1 + 2 * logvar - mu.pow(2) - (2 * logvar).exp()")],
-                          "test_kl_divergence", "not log(sigma)"),
-    "std_used_as_variance": ("kl_divergence", [("logvar.exp()", "(0.5 * logvar).exp()")],
-                             "test_kl_divergence", "exp(logvar) is the variance"),
-    "kl_sum_over_batch": ("kl_divergence", [(", dim=1)", ")")], "test_kl_divergence", "not over the batch"),
-    "kl_mean_over_latent": ("kl_divergence", [("torch.sum(", "torch.mean(")], "test_kl_divergence", "do not average"),
-    "loss_sum_over_batch": ("vae_loss", [("per_image.mean()", "per_image.sum()")], "test_vae_loss", "take the MEAN"),
-    "beta_on_reconstruction": ("vae_loss", [(PER_IMAGE, "beta * reconstruction_loss(x_hat, x) + kl_divergence(mu, logvar)")],
-                               "test_vae_loss", "KL term only"),
-    "beta_ignored": ("vae_loss", [(PER_IMAGE, "reconstruction_loss(x_hat, x) + kl_divergence(mu, logvar)")],
-                     "test_vae_loss", "beta is ignored"),
-    "kl_subtracted": ("vae_loss", [(PER_IMAGE, "reconstruction_loss(x_hat, x) - beta * kl_divergence(mu, logvar)")],
-                      "test_vae_loss", "ADDS the KL"),
+        test="test_kl_divergence",
+        message="not log(sigma)"),
+    "std_used_as_variance": Mistake(
+        cell="kl_divergence",
+        edit=[("logvar.exp()", "(0.5 * logvar).exp()")],
+        test="test_kl_divergence",
+        message="exp(logvar) is the variance"),
+    "kl_sum_over_batch": Mistake(cell="kl_divergence", edit=[(", dim=1)", ")")], test="test_kl_divergence", message="not over the batch"),
+    "kl_mean_over_latent": Mistake(cell="kl_divergence", edit=[("torch.sum(", "torch.mean(")], test="test_kl_divergence", message="do not average"),
+    "loss_sum_over_batch": Mistake(cell="vae_loss", edit=[("per_image.mean()", "per_image.sum()")], test="test_vae_loss", message="take the MEAN"),
+    "beta_on_reconstruction": Mistake(
+        cell="vae_loss",
+        edit=[(PER_IMAGE, "beta * reconstruction_loss(x_hat, x) + kl_divergence(mu, logvar)")],
+        test="test_vae_loss",
+        message="KL term only"),
+    "beta_ignored": Mistake(
+        cell="vae_loss",
+        edit=[(PER_IMAGE, "reconstruction_loss(x_hat, x) + kl_divergence(mu, logvar)")],
+        test="test_vae_loss",
+        message="beta is ignored"),
+    "kl_subtracted": Mistake(
+        cell="vae_loss",
+        edit=[(PER_IMAGE, "reconstruction_loss(x_hat, x) - beta * kl_divergence(mu, logvar)")],
+        test="test_vae_loss",
+        message="ADDS the KL"),
 }
 
 CORRECT = {

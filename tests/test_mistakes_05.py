@@ -5,49 +5,76 @@ One nbgrader run grades every submission (a notebook run costs ~20 s here). Mist
 exercises are independent (each exercise has its own test cell), so a submission carries at most
 one mistake per exercise: it must lose points on exactly the tests of its mistakes.
 """
-from catalogue import Catalogue, CatalogueTests
+from catalogue import Catalogue, CatalogueTests, Mistake
 
 NB = "05_training"
-PREFIXES = ("CheckFailed: Exercise 5.", "AssertionError: Exercise 5.")
 
-# name -> (grade_id of the solution, [(text in the master's solution, replacement), ...],
-#          test that must lose points, words its message must contain)
+# name -> the mistake (see catalogue.Mistake)
 MISTAKES = {
-    "no_zero_grad": (
-        "train_one_epoch", [("        optimizer.zero_grad()\n", "")], "test_train_one_epoch", "zero_grad()"),
-    "no_optimizer_step": (
-        "train_one_epoch", [("        optimizer.step()\n", "")], "test_train_one_epoch", "optimizer.step()"),
-    "zero_grad_between_backward_and_step": (
-        "train_one_epoch", [("        optimizer.zero_grad()\n        loss.backward()\n",
+    "no_zero_grad": Mistake(
+        cell="train_one_epoch",
+        edit=[("        optimizer.zero_grad()\n", "")],
+        test="test_train_one_epoch",
+        message="zero_grad()"),
+    "no_optimizer_step": Mistake(
+        cell="train_one_epoch",
+        edit=[("        optimizer.step()\n", "")],
+        test="test_train_one_epoch",
+        message="optimizer.step()"),
+    "zero_grad_between_backward_and_step": Mistake(
+        cell="train_one_epoch",
+        edit=[("        optimizer.zero_grad()\n        loss.backward()\n",
                              "        loss.backward()\n        optimizer.zero_grad()\n")],
-        "test_train_one_epoch", "not between backward and step"),
-    "summed_not_averaged": (
-        "train_one_epoch", [("    return total / count", "    return total")], "test_train_one_epoch",
-        "divide the summed loss by the number of images"),
-    "mean_of_batch_means": (
-        "train_one_epoch", [("total += loss.item() * x.shape[0]", "total += loss.item()"),
+        test="test_train_one_epoch",
+        message="not between backward and step"),
+    "summed_not_averaged": Mistake(
+        cell="train_one_epoch",
+        edit=[("    return total / count", "    return total")],
+        test="test_train_one_epoch",
+        message="divide the summed loss by the number of images"),
+    "mean_of_batch_means": Mistake(
+        cell="train_one_epoch",
+        edit=[("total += loss.item() * x.shape[0]", "total += loss.item()"),
                             ("count += x.shape[0]", "count += 1")],
-        "test_train_one_epoch", "weight each batch by its size"),
-    "ignores_beta": (
-        "train_one_epoch", [("vae_loss(x_hat, x, mu, logvar, beta=beta)", "vae_loss(x_hat, x, mu, logvar)")],
-        "test_train_one_epoch", "beta=3.0"),
-    "evaluation_trains": (
-        "evaluate", [("    model.eval()\n", "    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)\n"
+        test="test_train_one_epoch",
+        message="weight each batch by its size"),
+    "ignores_beta": Mistake(
+        cell="train_one_epoch",
+        edit=[("vae_loss(x_hat, x, mu, logvar, beta=beta)", "vae_loss(x_hat, x, mu, logvar)")],
+        test="test_train_one_epoch",
+        message="beta=3.0"),
+    "evaluation_trains": Mistake(
+        cell="evaluate",
+        edit=[("    model.eval()\n", "    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)\n"
                       "    return train_one_epoch(model, loader, optimizer, beta)\n")],
-        "test_evaluate", "must not train"),
-    "evaluation_without_no_grad": (
-        "evaluate", [("    with torch.no_grad():\n", "    if True:\n")], "test_evaluate", "torch.no_grad()"),
-    "evaluation_without_eval_mode": (
-        "evaluate", [("    model.eval()\n", "")], "test_evaluate", "model.eval()"),
-    "evaluation_at_z_equals_mu": (
-        "evaluate", [("x_hat, mu, logvar = model(x)  # z is sampled inside, as in training",
+        test="test_evaluate",
+        message="must not train"),
+    "evaluation_without_no_grad": Mistake(
+        cell="evaluate",
+        edit=[("    with torch.no_grad():\n", "    if True:\n")],
+        test="test_evaluate",
+        message="torch.no_grad()"),
+    "evaluation_without_eval_mode": Mistake(
+        cell="evaluate",
+        edit=[("    model.eval()\n", "")],
+        test="test_evaluate",
+        message="model.eval()"),
+    "evaluation_at_z_equals_mu": Mistake(
+        cell="evaluate",
+        edit=[("x_hat, mu, logvar = model(x)  # z is sampled inside, as in training",
                       "mu, logvar = model.encoder(x)\n            x_hat = model.decoder(mu)")],
-        "test_evaluate", "do not decode z = mu"),
-    "evaluation_mean_of_batch_means": (
-        "evaluate", [(".item() * x.shape[0]", ".item()"), ("count += x.shape[0]", "count += 1")],
-        "test_evaluate", "weight each batch's mean by its number of images"),
-    "evaluation_summed": (
-        "evaluate", [("    return total / count", "    return total")], "test_evaluate", "or sum them"),
+        test="test_evaluate",
+        message="do not decode z = mu"),
+    "evaluation_mean_of_batch_means": Mistake(
+        cell="evaluate",
+        edit=[(".item() * x.shape[0]", ".item()"), ("count += x.shape[0]", "count += 1")],
+        test="test_evaluate",
+        message="weight each batch's mean by its number of images"),
+    "evaluation_summed": Mistake(
+        cell="evaluate",
+        edit=[("    return total / count", "    return total")],
+        test="test_evaluate",
+        message="or sum them"),
 }
 
 CORRECT = {

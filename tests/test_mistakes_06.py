@@ -5,49 +5,73 @@ One nbgrader run grades every submission. Mistakes in different exercises are in
 exercise has its own test cell), so a submission carries at most one mistake per exercise: it must
 lose points on exactly the tests of its mistakes.
 """
-from catalogue import Catalogue, CatalogueTests
+from catalogue import Catalogue, CatalogueTests, Mistake
 
 NB = "06_latent_space"
-PREFIXES = ("CheckFailed: Exercise 6.", "AssertionError: Exercise 6.")
 
-# name -> (grade_id of the solution, [(text in the master's solution, replacement), ...],
-#          test that must lose points, words its message must contain)
+# name -> the mistake (see catalogue.Mistake)
 MISTAKES = {
-    "encodes_a_sample_not_the_mean": (
-        "encode_dataset", [("mu, _ = model.encoder(x.to(device))",
+    "encodes_a_sample_not_the_mean": Mistake(
+        cell="encode_dataset",
+        edit=[("mu, _ = model.encoder(x.to(device))",
                             "mu, logvar = model.encoder(x.to(device))\n            mu = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)")],
-        "test_encode_dataset", "not a sample"),
-    "encodes_logvar": (
-        "encode_dataset", [("mu, _ = model.encoder(x.to(device))", "_, mu = model.encoder(x.to(device))")],
-        "test_encode_dataset", "keep the FIRST"),
-    "encodes_with_gradients": (
-        "encode_dataset", [("    with torch.no_grad():\n", "    if True:\n")], "test_encode_dataset", "torch.no_grad()"),
-    "encodes_the_last_batch_only": (
-        "encode_dataset", [("return torch.cat(mus), torch.cat(labels)", "return mus[-1], labels[-1]")],
-        "test_encode_dataset", "EVERY batch"),
-    "grid_upside_down": (
-        "latent_grid", [("values.flip(0), values", "values, values")], "test_latent_grid", "upside down"),
-    "grid_missing_endpoint": (
-        "latent_grid", [("values = torch.linspace(-limit, limit, n)",
+        test="test_encode_dataset",
+        message="not a sample"),
+    "encodes_logvar": Mistake(
+        cell="encode_dataset",
+        edit=[("mu, _ = model.encoder(x.to(device))", "_, mu = model.encoder(x.to(device))")],
+        test="test_encode_dataset",
+        message="keep the FIRST"),
+    "encodes_with_gradients": Mistake(
+        cell="encode_dataset",
+        edit=[("    with torch.no_grad():\n", "    if True:\n")],
+        test="test_encode_dataset",
+        message="torch.no_grad()"),
+    "encodes_the_last_batch_only": Mistake(
+        cell="encode_dataset",
+        edit=[("return torch.cat(mus), torch.cat(labels)", "return mus[-1], labels[-1]")],
+        test="test_encode_dataset",
+        message="EVERY batch"),
+    "grid_upside_down": Mistake(
+        cell="latent_grid",
+        edit=[("values.flip(0), values", "values, values")],
+        test="test_latent_grid",
+        message="upside down"),
+    "grid_missing_endpoint": Mistake(
+        cell="latent_grid",
+        edit=[("values = torch.linspace(-limit, limit, n)",
                          "values = torch.arange(n) * (2 * limit / n) - limit")],
-        "test_latent_grid", "include both endpoints"),
-    "grid_columns_swapped": (
-        "latent_grid", [("torch.stack([z1.flatten(), z2.flatten()], dim=1)",
-                         "torch.stack([z2.flatten(), z1.flatten()], dim=1)")], "test_latent_grid", "z1 first"),
-    "grid_column_major": (
-        "latent_grid", [('indexing="ij"', 'indexing="xy"')], "test_latent_grid", "row-major"),
-    "interpolation_missing_endpoint": (
-        "interpolate", [("t = torch.linspace(0, 1, steps, dtype=z_start.dtype, device=z_start.device).unsqueeze(1)",
+        test="test_latent_grid",
+        message="include both endpoints"),
+    "grid_columns_swapped": Mistake(
+        cell="latent_grid",
+        edit=[("torch.stack([z1.flatten(), z2.flatten()], dim=1)",
+                         "torch.stack([z2.flatten(), z1.flatten()], dim=1)")],
+        test="test_latent_grid",
+        message="z1 first"),
+    "grid_column_major": Mistake(
+        cell="latent_grid",
+        edit=[('indexing="ij"', 'indexing="xy"')],
+        test="test_latent_grid",
+        message="row-major"),
+    "interpolation_missing_endpoint": Mistake(
+        cell="interpolate",
+        edit=[("t = torch.linspace(0, 1, steps, dtype=z_start.dtype, device=z_start.device).unsqueeze(1)",
                          "t = (torch.arange(steps, dtype=z_start.dtype) / steps).unsqueeze(1)")],
-        "test_interpolate", "torch.linspace(0, 1, steps) includes 1"),
-    "interpolation_backwards": (
-        "interpolate", [("z_start.unsqueeze(0) + t * (z_end - z_start).unsqueeze(0)",
+        test="test_interpolate",
+        message="torch.linspace(0, 1, steps) includes 1"),
+    "interpolation_backwards": Mistake(
+        cell="interpolate",
+        edit=[("z_start.unsqueeze(0) + t * (z_end - z_start).unsqueeze(0)",
                          "z_end.unsqueeze(0) + t * (z_start - z_end).unsqueeze(0)")],
-        "test_interpolate", "not backwards"),
-    "interpolation_transposed": (
-        "interpolate", [("return z_start.unsqueeze(0) + t * (z_end - z_start).unsqueeze(0)",
+        test="test_interpolate",
+        message="not backwards"),
+    "interpolation_transposed": Mistake(
+        cell="interpolate",
+        edit=[("return z_start.unsqueeze(0) + t * (z_end - z_start).unsqueeze(0)",
                          "return (z_start.unsqueeze(0) + t * (z_end - z_start).unsqueeze(0)).T")],
-        "test_interpolate", "(steps, latent_dim)"),
+        test="test_interpolate",
+        message="(steps, latent_dim)"),
 }
 
 CORRECT = {

@@ -5,7 +5,7 @@ One nbgrader run grades every submission. The four exercises are independent (ea
 cell and no later test uses an earlier exercise), so one submission carries one mistake of each exercise
 (the k-th of each) and must lose points on exactly the tests of its mistakes.
 """
-from catalogue import Catalogue, CatalogueTests
+from catalogue import Catalogue, CatalogueTests, Mistake
 
 NB = "07_ae_vs_vae_and_beta"
 TESTS = ["test_kl_per_dimension", "test_active_units", "test_linear_warmup", "test_cyclical_beta"]
@@ -16,39 +16,80 @@ POP_VAR = "mu.var(dim=0, unbiased=False)"
 WARMUP = "return min(1.0, step / warmup_steps)"
 CYCLE = "return min(1.0, tau / ratio)"
 
-# name -> (grade_id of the solution, [(text in the master's solution, replacement)],
-#          test that must lose points, words the visible check's message must contain)
+# name -> the mistake (see catalogue.Mistake)
 MISTAKES = {
-    "kl_summed_over_batch": ("kl_per_dimension", [("kl.mean(dim=0)", "kl.sum(dim=0)")],
-                             "test_kl_per_dimension", "you SUM over the batch"),
-    "kl_reduced_over_latent_dims": ("kl_per_dimension", [("kl.mean(dim=0)", "kl.mean(dim=1)")],
-                                    "test_kl_per_dimension", "not over the latent dimensions"),
-    "kl_missing_half": ("kl_per_dimension", [("0.5 * (mu.pow(2)", "(mu.pow(2)")],
-                        "test_kl_per_dimension", "factor 1/2"),
-    "kl_std_as_variance": ("kl_per_dimension", [("logvar.exp()", "(0.5 * logvar).exp()")],
-                           "test_kl_per_dimension", "exp(logvar) is the variance"),
-    "active_units_by_mean": ("active_units", [(POP_VAR, "mu.mean(dim=0).abs()")],
-                             "test_active_units", "not the mean"),
-    "active_units_by_std": ("active_units", [(POP_VAR, "mu.std(dim=0, unbiased=False)")],
-                            "test_active_units", "not the standard deviation"),
-    "active_units_unbiased_variance": ("active_units", [(POP_VAR, "mu.var(dim=0)")],
-                                       "test_active_units", "POPULATION variance"),
-    "active_units_not_strict": ("active_units", [("variance > threshold", "variance >= threshold")],
-                                "test_active_units", "strict >"),
-    "warmup_off_by_one": ("linear_warmup", [(WARMUP, "return min(1.0, (step + 1) / warmup_steps)")],
-                          "test_linear_warmup", "off by one"),
-    "warmup_not_clamped": ("linear_warmup", [(WARMUP, "return step / warmup_steps")],
-                           "test_linear_warmup", "clamp the weight at 1"),
-    "warmup_integer_division": ("linear_warmup", [(WARMUP, "return min(1.0, step // warmup_steps)")],
-                                "test_linear_warmup", "integer division"),
-    "warmup_zero_steps_divides": ("linear_warmup", [("    if warmup_steps <= 0:\n        return 1.0\n", "")],
-                                  "test_linear_warmup", "means no warm-up"),
-    "cyclical_not_resetting": ("cyclical_beta", [("tau = (step % cycle_length) / cycle_length", "tau = step / cycle_length")],
-                               "test_cyclical_beta", "restart every cycle"),
-    "cyclical_ignores_ratio": ("cyclical_beta", [(CYCLE, "return tau")], "test_cyclical_beta", "ratio is ignored"),
-    "cyclical_not_clamped": ("cyclical_beta", [(CYCLE, "return tau / ratio")], "test_cyclical_beta", "clamp at 1"),
-    "cyclical_one_based_steps": ("cyclical_beta", [("(step % cycle_length)", "((step - 1) % cycle_length)")],
-                                 "test_cyclical_beta", "tau = (step % cycle_length) / cycle_length"),
+    "kl_summed_over_batch": Mistake(
+        cell="kl_per_dimension",
+        edit=[("kl.mean(dim=0)", "kl.sum(dim=0)")],
+        test="test_kl_per_dimension",
+        message="you SUM over the batch"),
+    "kl_reduced_over_latent_dims": Mistake(
+        cell="kl_per_dimension",
+        edit=[("kl.mean(dim=0)", "kl.mean(dim=1)")],
+        test="test_kl_per_dimension",
+        message="not over the latent dimensions"),
+    "kl_missing_half": Mistake(
+        cell="kl_per_dimension",
+        edit=[("0.5 * (mu.pow(2)", "(mu.pow(2)")],
+        test="test_kl_per_dimension",
+        message="factor 1/2"),
+    "kl_std_as_variance": Mistake(
+        cell="kl_per_dimension",
+        edit=[("logvar.exp()", "(0.5 * logvar).exp()")],
+        test="test_kl_per_dimension",
+        message="exp(logvar) is the variance"),
+    "active_units_by_mean": Mistake(
+        cell="active_units",
+        edit=[(POP_VAR, "mu.mean(dim=0).abs()")],
+        test="test_active_units",
+        message="not the mean"),
+    "active_units_by_std": Mistake(
+        cell="active_units",
+        edit=[(POP_VAR, "mu.std(dim=0, unbiased=False)")],
+        test="test_active_units",
+        message="not the standard deviation"),
+    "active_units_unbiased_variance": Mistake(
+        cell="active_units",
+        edit=[(POP_VAR, "mu.var(dim=0)")],
+        test="test_active_units",
+        message="POPULATION variance"),
+    "active_units_not_strict": Mistake(
+        cell="active_units",
+        edit=[("variance > threshold", "variance >= threshold")],
+        test="test_active_units",
+        message="strict >"),
+    "warmup_off_by_one": Mistake(
+        cell="linear_warmup",
+        edit=[(WARMUP, "return min(1.0, (step + 1) / warmup_steps)")],
+        test="test_linear_warmup",
+        message="off by one"),
+    "warmup_not_clamped": Mistake(
+        cell="linear_warmup",
+        edit=[(WARMUP, "return step / warmup_steps")],
+        test="test_linear_warmup",
+        message="clamp the weight at 1"),
+    "warmup_integer_division": Mistake(
+        cell="linear_warmup",
+        edit=[(WARMUP, "return min(1.0, step // warmup_steps)")],
+        test="test_linear_warmup",
+        message="integer division"),
+    "warmup_zero_steps_divides": Mistake(
+        cell="linear_warmup",
+        edit=[("    if warmup_steps <= 0:\n        return 1.0\n", "")],
+        test="test_linear_warmup",
+        message="means no warm-up"),
+    "cyclical_not_resetting": Mistake(
+        cell="cyclical_beta",
+        edit=[("tau = (step % cycle_length) / cycle_length", "tau = step / cycle_length")],
+        test="test_cyclical_beta",
+        message="restart every cycle"),
+    "cyclical_ignores_ratio": Mistake(cell="cyclical_beta", edit=[(CYCLE, "return tau")], test="test_cyclical_beta", message="ratio is ignored"),
+    "cyclical_not_clamped": Mistake(cell="cyclical_beta", edit=[(CYCLE, "return tau / ratio")], test="test_cyclical_beta", message="clamp at 1"),
+    "cyclical_one_based_steps": Mistake(
+        cell="cyclical_beta",
+        edit=[("(step % cycle_length)", "((step - 1) % cycle_length)")],
+        test="test_cyclical_beta",
+        message="tau = (step % cycle_length) / cycle_length"),
 }
 
 CORRECT = {

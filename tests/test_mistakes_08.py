@@ -5,7 +5,7 @@ One nbgrader run grades every submission. The three exercises are independent (e
 cell; the training cells that use them are not graded), so one submission carries one mistake of each
 exercise (the k-th of each) and must lose points on exactly the tests of its mistakes.
 """
-from catalogue import Catalogue, CatalogueTests
+from catalogue import Catalogue, CatalogueTests, Mistake
 
 NB = "08_likelihoods_and_bounds"
 TESTS = ["test_gaussian_nll", "test_continuous_bernoulli_log_norm", "test_iwae_bound"]
@@ -17,44 +17,86 @@ RETURN_CB = "return torch.where(near, taylor, exact)"
 LOG_MEAN_EXP = "torch.logsumexp(log_w, dim=0) - math.log(k)"
 LOG_W = "log_w = log_px_z + log_pz - log_qz"
 
-# name -> (grade_id of the solution, [(text in the master's solution, replacement)],
-#          test that must lose points, words the visible check's message must contain)
+# name -> the mistake (see catalogue.Mistake)
 MISTAKES = {
-    "nll_missing_constant": ("gaussian_nll", [(PER_PIXEL, PER_PIXEL.replace("0.5 * math.log(2 * math.pi) + ", ""))],
-                             "test_gaussian_nll", "0.5 * log(2 * pi)"),
-    "nll_sigma_for_log_sigma": ("gaussian_nll", [(PER_PIXEL, "0.5 * math.log(2 * math.pi) + torch.log(log_sigma) "
+    "nll_missing_constant": Mistake(
+        cell="gaussian_nll",
+        edit=[(PER_PIXEL, PER_PIXEL.replace("0.5 * math.log(2 * math.pi) + ", ""))],
+        test="test_gaussian_nll",
+        message="0.5 * log(2 * pi)"),
+    "nll_sigma_for_log_sigma": Mistake(
+        cell="gaussian_nll",
+        edit=[(PER_PIXEL, "0.5 * math.log(2 * math.pi) + torch.log(log_sigma) "
                                                   "+ 0.5 * ((x - x_hat) / log_sigma) ** 2")],
-                                "test_gaussian_nll", "log_sigma is log(sigma), not sigma"),
-    "nll_mean_over_pixels": ("gaussian_nll", [(".sum(dim=(1, 2, 3))", ".mean(dim=(1, 2, 3))")],
-                             "test_gaussian_nll", "784x too small"),
-    "nll_missing_half_on_error": ("gaussian_nll", [("+ 0.5 * ((x - x_hat)", "+ ((x - x_hat)")],
-                                  "test_gaussian_nll", "factor 1/2"),
-    "nll_missing_log_sigma_term": ("gaussian_nll", [("+ log_sigma + ", "+ ")],
-                                   "test_gaussian_nll", "log sigma term is missing"),
-    "log_norm_naive_nan_at_half": ("continuous_bernoulli_log_norm", [(RETURN_CB, "return torch.log(2 * torch.atanh(1 - 2 * lam) / (1 - 2 * lam))")],
-                                   "test_continuous_bernoulli_log_norm", "0/0 at lam = 0.5"),
-    "log_norm_where_without_safe_input": ("continuous_bernoulli_log_norm",
-                                          [("safe = torch.where(near, torch.full_like(lam, 0.25), lam)", "safe = lam")],
-                                          "test_continuous_bernoulli_log_norm", "BOTH branches"),
-    "log_norm_taylor_only_at_half": ("continuous_bernoulli_log_norm", [("near = (lam - 0.5).abs() < 0.01", "near = lam == 0.5")],
-                                     "test_continuous_bernoulli_log_norm", "in the whole band"),
-    "log_norm_taylor_everywhere": ("continuous_bernoulli_log_norm", [(RETURN_CB, "return taylor")],
-                                   "test_continuous_bernoulli_log_norm", "only near 0.5"),
-    "log_norm_missing_factor_two": ("continuous_bernoulli_log_norm",
-                                    [("torch.log(2 * torch.atanh(u) / u)", "torch.log(torch.atanh(u) / u)"),
+        test="test_gaussian_nll",
+        message="log_sigma is log(sigma), not sigma"),
+    "nll_mean_over_pixels": Mistake(
+        cell="gaussian_nll",
+        edit=[(".sum(dim=(1, 2, 3))", ".mean(dim=(1, 2, 3))")],
+        test="test_gaussian_nll",
+        message="784x too small"),
+    "nll_missing_half_on_error": Mistake(
+        cell="gaussian_nll",
+        edit=[("+ 0.5 * ((x - x_hat)", "+ ((x - x_hat)")],
+        test="test_gaussian_nll",
+        message="factor 1/2"),
+    "nll_missing_log_sigma_term": Mistake(
+        cell="gaussian_nll",
+        edit=[("+ log_sigma + ", "+ ")],
+        test="test_gaussian_nll",
+        message="log sigma term is missing"),
+    "log_norm_naive_nan_at_half": Mistake(
+        cell="continuous_bernoulli_log_norm",
+        edit=[(RETURN_CB, "return torch.log(2 * torch.atanh(1 - 2 * lam) / (1 - 2 * lam))")],
+        test="test_continuous_bernoulli_log_norm",
+        message="0/0 at lam = 0.5"),
+    "log_norm_where_without_safe_input": Mistake(
+        cell="continuous_bernoulli_log_norm",
+        edit=[("safe = torch.where(near, torch.full_like(lam, 0.25), lam)", "safe = lam")],
+        test="test_continuous_bernoulli_log_norm",
+        message="BOTH branches"),
+    "log_norm_taylor_only_at_half": Mistake(
+        cell="continuous_bernoulli_log_norm",
+        edit=[("near = (lam - 0.5).abs() < 0.01", "near = lam == 0.5")],
+        test="test_continuous_bernoulli_log_norm",
+        message="in the whole band"),
+    "log_norm_taylor_everywhere": Mistake(
+        cell="continuous_bernoulli_log_norm",
+        edit=[(RETURN_CB, "return taylor")],
+        test="test_continuous_bernoulli_log_norm",
+        message="only near 0.5"),
+    "log_norm_missing_factor_two": Mistake(
+        cell="continuous_bernoulli_log_norm",
+        edit=[("torch.log(2 * torch.atanh(u) / u)", "torch.log(torch.atanh(u) / u)"),
                                      ("taylor = math.log(2) + ", "taylor = ")],
-                                    "test_continuous_bernoulli_log_norm", "factor 2 is missing"),
-    "iwae_mean_of_log_weights": ("iwae_bound", [(LOG_MEAN_EXP, "log_w.mean(dim=0)")],
-                                 "test_iwae_bound", "averaging the log-weights"),
-    "iwae_mean_of_elbos_with_analytic_kl": ("iwae_bound", [(LOG_W, "log_w = log_px_z - kl_divergence(mu, logvar)"),
+        test="test_continuous_bernoulli_log_norm",
+        message="factor 2 is missing"),
+    "iwae_mean_of_log_weights": Mistake(
+        cell="iwae_bound",
+        edit=[(LOG_MEAN_EXP, "log_w.mean(dim=0)")],
+        test="test_iwae_bound",
+        message="averaging the log-weights"),
+    "iwae_mean_of_elbos_with_analytic_kl": Mistake(
+        cell="iwae_bound",
+        edit=[(LOG_W, "log_w = log_px_z - kl_divergence(mu, logvar)"),
                                                            (LOG_MEAN_EXP, "log_w.mean(dim=0)")],
-                                            "test_iwae_bound", "SAMPLED z"),
-    "iwae_missing_log_k": ("iwae_bound", [(LOG_MEAN_EXP, "torch.logsumexp(log_w, dim=0)")],
-                           "test_iwae_bound", "subtract log k"),
-    "iwae_naive_log_mean_exp": ("iwae_bound", [(LOG_MEAN_EXP, "torch.log(torch.exp(log_w).mean(dim=0))")],
-                                "test_iwae_bound", "torch.logsumexp"),
-    "iwae_logvar_as_log_std_in_q": ("iwae_bound", [("- 0.5 * logvar - 0.5 * math.log", "- logvar - 0.5 * math.log")],
-                                    "test_iwae_bound", "std = exp(logvar / 2)"),
+        test="test_iwae_bound",
+        message="SAMPLED z"),
+    "iwae_missing_log_k": Mistake(
+        cell="iwae_bound",
+        edit=[(LOG_MEAN_EXP, "torch.logsumexp(log_w, dim=0)")],
+        test="test_iwae_bound",
+        message="subtract log k"),
+    "iwae_naive_log_mean_exp": Mistake(
+        cell="iwae_bound",
+        edit=[(LOG_MEAN_EXP, "torch.log(torch.exp(log_w).mean(dim=0))")],
+        test="test_iwae_bound",
+        message="torch.logsumexp"),
+    "iwae_logvar_as_log_std_in_q": Mistake(
+        cell="iwae_bound",
+        edit=[("- 0.5 * logvar - 0.5 * math.log", "- logvar - 0.5 * math.log")],
+        test="test_iwae_bound",
+        message="std = exp(logvar / 2)"),
 }
 
 CORRECT = {

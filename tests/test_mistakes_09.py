@@ -7,43 +7,84 @@ combined into one submission only when they sit in different solution cells and 
 checks also name the causes of further mistakes (L1 distance, channels-last z_q, flat indices, summed
 losses, random re-initialisation, unnormalised counts, tensor results); the catalogue keeps the runs few.
 """
-from catalogue import Catalogue, CatalogueTests
+from catalogue import Catalogue, CatalogueTests, Mistake
 
 NB = "09_vq_vae"
-PREFIXES = ("CheckFailed: Exercise 9.", "AssertionError: Exercise 9.")
 Q, VQ, P = "test_quantize", "test_vector_quantizer", "test_codebook_perplexity"
 DISTANCES = ("flat.pow(2).sum(dim=1, keepdim=True)  # (N, 1)\n"
              "                 - 2 * flat @ codebook.t()  # (N, K)\n"
              "                 + codebook.pow(2).sum(dim=1))")
 
-# name -> (grade_id, [(text in the master's solution, replacement)], tests that must lose points,
-#          test whose message is checked, words the message must contain)
+# name -> the mistake (see catalogue.Mistake)
 MISTAKES = {
-    "argmax_not_argmin": ("quantize", [("distances.argmin(dim=1)", "distances.argmax(dim=1)")],
-                          {Q, VQ}, Q, "use argmin, not argmax"),
-    "no_permute_before_flatten": ("quantize", [("z_e.permute(0, 2, 3, 1).reshape(-1, D)", "z_e.reshape(-1, D)")],
-                                  {Q, VQ}, Q, "permute(0, 2, 3, 1) before reshape(-1, D)"),
-    "dot_product_not_distance": ("quantize", [("- 2 * flat @ codebook.t()  # (N, K)\n                 + codebook.pow(2).sum(dim=1))",
+    "argmax_not_argmin": Mistake(
+        cell="quantize",
+        edit=[("distances.argmin(dim=1)", "distances.argmax(dim=1)")],
+        loses={Q, VQ},
+        test=Q,
+        message="use argmin, not argmax"),
+    "no_permute_before_flatten": Mistake(
+        cell="quantize",
+        edit=[("z_e.permute(0, 2, 3, 1).reshape(-1, D)", "z_e.reshape(-1, D)")],
+        loses={Q, VQ},
+        test=Q,
+        message="permute(0, 2, 3, 1) before reshape(-1, D)"),
+    "dot_product_not_distance": Mistake(
+        cell="quantize",
+        edit=[("- 2 * flat @ codebook.t()  # (N, K)\n                 + codebook.pow(2).sum(dim=1))",
                                                        "- 2 * flat @ codebook.t())")],
-                                 {Q, VQ}, Q, "largest dot product"),
-    "no_straight_through": ("VectorQuantizer", [("return z_q_st, vq_loss, indices", "return z_q, vq_loss, indices")],
-                            {VQ}, VQ, "gradient does not reach the encoder"),
-    "commitment_and_codebook_swapped": (
-        "VectorQuantizer", [("vq_loss = codebook_loss + self.beta * commitment_loss",
-                             "vq_loss = self.beta * codebook_loss + commitment_loss")], {VQ}, VQ, "swapped"),
-    "no_stop_gradients": ("VectorQuantizer", [("F.mse_loss(z_q, z_e.detach())", "F.mse_loss(z_q, z_e)"),
+        loses={Q, VQ},
+        test=Q,
+        message="largest dot product"),
+    "no_straight_through": Mistake(
+        cell="VectorQuantizer",
+        edit=[("return z_q_st, vq_loss, indices", "return z_q, vq_loss, indices")],
+        loses={VQ},
+        test=VQ,
+        message="gradient does not reach the encoder"),
+    "commitment_and_codebook_swapped": Mistake(
+        cell="VectorQuantizer",
+        edit=[("vq_loss = codebook_loss + self.beta * commitment_loss",
+                             "vq_loss = self.beta * codebook_loss + commitment_loss")],
+        loses={VQ},
+        test=VQ,
+        message="swapped"),
+    "no_stop_gradients": Mistake(
+        cell="VectorQuantizer",
+        edit=[("F.mse_loss(z_q, z_e.detach())", "F.mse_loss(z_q, z_e)"),
                                               ("F.mse_loss(z_e, z_q.detach())", "F.mse_loss(z_e, z_q)")],
-                          {VQ}, VQ, "stop-gradients are missing"),
-    "resets_used_codes": ("VectorQuantizer", [("counts == 0", "counts > 0")], {VQ}, VQ, "NEVER appear"),
-    "bincount_without_minlength": ("VectorQuantizer", [("torch.bincount(indices.flatten(), minlength=self.num_codes)",
-                                                        "torch.bincount(indices.flatten())")], {VQ}, VQ, "minlength"),
-    "perplexity_without_exp": ("codebook_perplexity", [("return float(torch.exp(-(p * p.log()).sum()))",
-                                                        "return float(-(p * p.log()).sum())")], {P}, P, "exp(entropy)"),
-    "log2_with_exp": ("codebook_perplexity", [("p.log()", "p.log2()")], {P}, P, "log2"),
-    "zero_frequencies_kept": ("codebook_perplexity", [("    p = p[p > 0]  # 0 * log 0 = 0: leave unused codes out\n", "")],
-                              {P}, P, "nan"),
-    "counts_used_codes": ("codebook_perplexity", [("return float(torch.exp(-(p * p.log()).sum()))",
-                                                   "return float((counts > 0).sum())")], {P}, P, "number of codes used"),
+        loses={VQ},
+        test=VQ,
+        message="stop-gradients are missing"),
+    "resets_used_codes": Mistake(cell="VectorQuantizer", edit=[("counts == 0", "counts > 0")], loses={VQ}, test=VQ, message="NEVER appear"),
+    "bincount_without_minlength": Mistake(
+        cell="VectorQuantizer",
+        edit=[("torch.bincount(indices.flatten(), minlength=self.num_codes)",
+                                                        "torch.bincount(indices.flatten())")],
+        loses={VQ},
+        test=VQ,
+        message="minlength"),
+    "perplexity_without_exp": Mistake(
+        cell="codebook_perplexity",
+        edit=[("return float(torch.exp(-(p * p.log()).sum()))",
+                                                        "return float(-(p * p.log()).sum())")],
+        loses={P},
+        test=P,
+        message="exp(entropy)"),
+    "log2_with_exp": Mistake(cell="codebook_perplexity", edit=[("p.log()", "p.log2()")], loses={P}, test=P, message="log2"),
+    "zero_frequencies_kept": Mistake(
+        cell="codebook_perplexity",
+        edit=[("    p = p[p > 0]  # 0 * log 0 = 0: leave unused codes out\n", "")],
+        loses={P},
+        test=P,
+        message="nan"),
+    "counts_used_codes": Mistake(
+        cell="codebook_perplexity",
+        edit=[("return float(torch.exp(-(p * p.log()).sum()))",
+                                                   "return float((counts > 0).sum())")],
+        loses={P},
+        test=P,
+        message="number of codes used"),
 }
 
 VQ_INIT = (

@@ -4,37 +4,64 @@ the right test with a message naming the likely cause; correct alternatives writ
 One nbgrader run grades every submission; the two exercises have independent tests, so a submission
 carries one mistake in each.
 """
-from catalogue import Catalogue, CatalogueTests
+from catalogue import Catalogue, CatalogueTests, Mistake
 
 NB = "10_evaluating_samples"
-PREFIXES = ("CheckFailed: Exercise 10.", "AssertionError: Exercise 10.")
 F, H = "test_frechet_distance", "test_sample_class_histogram"
 TRACE = "trace_sqrt = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()"
 
-# name -> (grade_id, [(text in the master's solution, replacement)], tests that must lose points,
-#          test whose message is checked, words the message must contain)
+# name -> the mistake (see catalogue.Mistake)
 MISTAKES = {
-    "cross_term_not_doubled": ("frechet_distance", [("- 2 * trace_sqrt", "- trace_sqrt")], {F}, F, "TWICE"),
-    "elementwise_sqrt": ("frechet_distance", [(TRACE, "trace_sqrt = torch.trace(torch.sqrt(sigma1 @ sigma2))")],
-                         {F}, F, "not torch.sqrt of each entry"),
-    "mean_distance_not_squared": ("frechet_distance", [("((mu1 - mu2) ** 2).sum()", "(mu1 - mu2).norm()")],
-                                  {F}, F, "SQUARED distance"),
-    "product_of_roots": ("frechet_distance", [(TRACE, "trace_sqrt = torch.trace(root1 @ sqrt_psd(sigma2))")],
-                         {F}, F, "commute"),
-    "no_clamp": ("frechet_distance", [(".clamp(min=0).sqrt()", ".sqrt()")], {F}, F, "clamp the eigenvalues"),
-    "float32_inside": ("frechet_distance", [("torch.float64", "torch.float32")], {F}, F, "float64"),
-    "returns_a_tensor": ("frechet_distance", [("return float(distance)", "return distance")], {F}, F, "Python float"),
-    "counts_not_fractions": ("sample_class_histogram", [("return counts / counts.sum()", "return counts")],
-                             {H}, H, "divide the counts"),
-    "left_in_training_mode": ("sample_class_histogram",
-                              [("    classifier.eval()  # dropout and batch norm must act as at test time\n", "")],
-                              {H}, H, "training mode"),
-    "bincount_without_minlength": ("sample_class_histogram", [("torch.bincount(predictions, minlength=10)",
-                                                               "torch.bincount(predictions)")], {H}, H, "minlength=10"),
-    "soft_histogram": ("sample_class_histogram", [(".argmax(dim=1).cpu()", ".softmax(dim=1).cpu()"),
+    "cross_term_not_doubled": Mistake(cell="frechet_distance", edit=[("- 2 * trace_sqrt", "- trace_sqrt")], loses={F}, test=F, message="TWICE"),
+    "elementwise_sqrt": Mistake(
+        cell="frechet_distance",
+        edit=[(TRACE, "trace_sqrt = torch.trace(torch.sqrt(sigma1 @ sigma2))")],
+        loses={F},
+        test=F,
+        message="not torch.sqrt of each entry"),
+    "mean_distance_not_squared": Mistake(
+        cell="frechet_distance",
+        edit=[("((mu1 - mu2) ** 2).sum()", "(mu1 - mu2).norm()")],
+        loses={F},
+        test=F,
+        message="SQUARED distance"),
+    "product_of_roots": Mistake(
+        cell="frechet_distance",
+        edit=[(TRACE, "trace_sqrt = torch.trace(root1 @ sqrt_psd(sigma2))")],
+        loses={F},
+        test=F,
+        message="commute"),
+    "no_clamp": Mistake(cell="frechet_distance", edit=[(".clamp(min=0).sqrt()", ".sqrt()")], loses={F}, test=F, message="clamp the eigenvalues"),
+    "float32_inside": Mistake(cell="frechet_distance", edit=[("torch.float64", "torch.float32")], loses={F}, test=F, message="float64"),
+    "returns_a_tensor": Mistake(cell="frechet_distance", edit=[("return float(distance)", "return distance")], loses={F}, test=F, message="Python float"),
+    "counts_not_fractions": Mistake(
+        cell="sample_class_histogram",
+        edit=[("return counts / counts.sum()", "return counts")],
+        loses={H},
+        test=H,
+        message="divide the counts"),
+    "left_in_training_mode": Mistake(
+        cell="sample_class_histogram",
+        edit=[("    classifier.eval()  # dropout and batch norm must act as at test time\n", "")],
+        loses={H},
+        test=H,
+        message="training mode"),
+    "bincount_without_minlength": Mistake(
+        cell="sample_class_histogram",
+        edit=[("torch.bincount(predictions, minlength=10)",
+                                                               "torch.bincount(predictions)")],
+        loses={H},
+        test=H,
+        message="minlength=10"),
+    "soft_histogram": Mistake(
+        cell="sample_class_histogram",
+        edit=[(".argmax(dim=1).cpu()", ".softmax(dim=1).cpu()"),
                                                   ("counts = torch.bincount(predictions, minlength=10).float()",
-                                                   "counts = predictions.sum(dim=0)")], {H}, H, "averaging the softmax"),
-    "argmax_over_images": ("sample_class_histogram", [(".argmax(dim=1)", ".argmax(dim=0)")], {H}, H, "dim=1"),
+                                                   "counts = predictions.sum(dim=0)")],
+        loses={H},
+        test=H,
+        message="averaging the softmax"),
+    "argmax_over_images": Mistake(cell="sample_class_histogram", edit=[(".argmax(dim=1)", ".argmax(dim=0)")], loses={H}, test=H, message="dim=1"),
 }
 
 CORRECT = {

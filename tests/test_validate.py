@@ -9,7 +9,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbgrader.utils import is_grade
 from nbgrader.validator import Validator
+
+from vaecourse.masters import grade_id
 
 ROOT = Path(__file__).resolve().parents[1]
 MASTERS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
@@ -17,8 +20,7 @@ MASTERS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
 
 def graded_code_cells(path: Path) -> list[str]:
     nb = nbformat.read(path, as_version=4)
-    return [cell.metadata["nbgrader"]["grade_id"] for cell in nb.cells
-            if cell.cell_type == "code" and cell.get("metadata", {}).get("nbgrader", {}).get("grade")]
+    return [grade_id(cell) for cell in nb.cells if cell.cell_type == "code" and is_grade(cell)]
 
 
 @pytest.fixture()

@@ -8,7 +8,8 @@
     export    [--csv PATH]                 grades CSV, summary and problems from the gradebook
     all       --zip/--folder [--roster]    release if needed, roster, collect, autograde
 
-The course folder is autograder/ (`--course`); the gradebook is its gradebook.db unless
+The course folder is autograder/ (`--course`); the masters are read from solutions/ (`--solutions`,
+or $VAECOURSE_SOLUTIONS: an installed package run outside the repository needs one); the gradebook is its gradebook.db unless
 `--db` names another SQLAlchemy URL nbgrader accepts (e.g. postgresql://user@host/course).
 Notebooks run in quick mode (nbgrader sets NBGRADER_EXECUTION) with the offline data
 when VAE_COURSE_DATA points at it.
@@ -18,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from vaecourse.grading import course as course_mod
+from vaecourse.grading import classroom
+from vaecourse.nbg.config import CELL_TIMEOUT_S
 
 DEFAULT_CSV = "exports/grades.csv"
 
@@ -26,8 +28,10 @@ DEFAULT_CSV = "exports/grades.csv"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m vaecourse.grade", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--course", type=Path, default=course_mod.COURSE_DIR,
+    parser.add_argument("--course", type=Path, default=classroom.AUTOGRADER_DIR,
                         help="the nbgrader course folder (default: autograder/)")
+    parser.add_argument("--solutions", type=Path,
+                        help="the master notebooks' folder, for release (default: $VAECOURSE_SOLUTIONS, else solutions/)")
     parser.add_argument("--db", help="gradebook SQLAlchemy URL (default: sqlite:///<course>/gradebook.db)")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -41,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         group = p.add_mutually_exclusive_group(required=required)
         group.add_argument("--zip", type=Path, help="LMS download: a zip of files named <student>_<notebook>.ipynb")
         group.add_argument("--folder", type=Path, help="a folder <student>/<assignment>/*.ipynb")
-        p.add_argument("--regexp", default=course_mod.DEFAULT_ZIP_REGEXP,
+        p.add_argument("--regexp", default=classroom.DEFAULT_ZIP_REGEXP,
                        help="zip_collect's FileNameCollectorPlugin.named_regexp (matched against the extracted "
                             "file's absolute path; groups student_id and file_id)")
 
@@ -51,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--assignment", nargs="+", metavar="NN_name", help="default: every released notebook")
         p.add_argument("--student", nargs="+", metavar="ID", help="default: the roster and everyone who submitted")
         p.add_argument("--jobs", type=int, default=1, help="notebooks graded at once, one process each (default 1); results equal a serial run")
-        p.add_argument("--cell-timeout", type=int, default=30, help="seconds per cell (nbgrader's Execute.timeout)")
+        p.add_argument("--cell-timeout", type=int, default=CELL_TIMEOUT_S, help="seconds per cell (nbgrader's Execute.timeout)")
         p.add_argument("--time-limit", type=float, default=600, help="seconds per notebook, enforced from outside")
         p.add_argument("--csv", type=Path, help=f"grades CSV (default: <course>/{DEFAULT_CSV})")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -70,9 +74,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def export(course: Path, db_url: str, assignments: list[str], csv_path: Path) -> list:
-    from vaecourse.grading import report, runner
+    from vaecourse.grading import report
 
-    students = runner.students_to_grade(course, db_url)
+    students = classroom.students_to_grade(course, db_url)
     rows = report.grade_rows(course, db_url, assignments, students)
     report.write_csv(rows, csv_path)
     print(report.render_report(rows))
@@ -82,16 +86,14 @@ def export(course: Path, db_url: str, assignments: list[str], csv_path: Path) ->
 
 def regenerate_feedback(course: Path, db_url: str, assignments: list[str]) -> None:
     """nbgrader generate_feedback (hidden tests hidden) for every graded notebook; not-graded pages kept."""
-    from vaecourse.grading import runner
+    from vaecourse.grading.outcome import NOT_GRADED, read_status, write_not_graded_page
 
     for assignment in assignments:
-        course_mod.run_nbgrader(["generate_feedback", assignment, "--force"], course, db_url)
-        for student in runner.students_to_grade(course, db_url):
-            outcome = runner.read_status(course, student, assignment)
-            if outcome and outcome.status == runner.NOT_GRADED:
-                page = course / "feedback" / student / assignment / f"{assignment}.html"
-                page.parent.mkdir(parents=True, exist_ok=True)
-                page.write_text(runner.not_graded_page(student, assignment, outcome.reason))
+        classroom.run_in_course(["generate_feedback", assignment, "--force"], course, db_url)
+        for student in classroom.students_to_grade(course, db_url):
+            outcome = read_status(course, student, assignment)
+            if outcome and outcome.status == NOT_GRADED:
+                write_not_graded_page(course, outcome)
         print(f"feedback for {assignment}: {course / 'feedback'}/<student>/{assignment}/")
 
 
@@ -112,41 +114,41 @@ def main(argv: list[str] | None = None) -> int:
     quiet_library_warnings()
     course = args.course.resolve()
     course.mkdir(parents=True, exist_ok=True)
-    db_url = args.db or course_mod.default_db_url(course)
+    db_url = args.db or classroom.default_db_url(course)
     try:
         if args.command == "release":
-            names = course_mod.release(course, db_url, args.notebooks or None)
+            names = classroom.release(course, db_url, args.notebooks or None, args.solutions)
             print(f"released {', '.join(names)}: {course / 'release'} (the same notebooks as course/)")
         elif args.command == "roster":
-            print(f"{len(course_mod.import_roster(args.csv, db_url))} students in the gradebook")
+            print(f"{len(classroom.import_roster(args.csv, db_url))} students in the gradebook")
         elif args.command == "collect":
             _collect(args, course, db_url)
         elif args.command in ("autograde", "all"):
             if args.command == "all":
-                if not course_mod.released(course):
-                    course_mod.release(course, db_url)
+                if not classroom.released(course):
+                    classroom.release(course, db_url, solutions=args.solutions)
                 if args.roster:
-                    course_mod.import_roster(args.roster, db_url)
+                    classroom.import_roster(args.roster, db_url)
                 _collect(args, course, db_url)
             _autograde(args, course, db_url)
         elif args.command == "feedback":
-            regenerate_feedback(course, db_url, args.assignment or course_mod.released(course))
+            regenerate_feedback(course, db_url, args.assignment or classroom.released(course))
         elif args.command == "export":
-            export(course, db_url, args.assignment or course_mod.released(course),
+            export(course, db_url, args.assignment or classroom.released(course),
                    args.csv or course / DEFAULT_CSV)
-    except course_mod.CourseError as error:
+    except classroom.CourseError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
 
 
 def _collect(args, course: Path, db_url: str) -> None:
-    if not course_mod.released(course):
-        raise course_mod.CourseError("nothing released yet: run `python -m vaecourse.grade release` first")
+    if not classroom.released(course):
+        raise classroom.CourseError("nothing released yet: run `python -m vaecourse.grade release` first")
     if args.zip:
-        found = course_mod.collect_zip(args.zip, course, db_url, args.regexp)
+        found = classroom.collect_zip(args.zip, course, db_url, args.regexp)
     else:
-        found = course_mod.collect_folder(args.folder, course)
+        found = classroom.collect_folder(args.folder, course)
     count = sum(len(v) for v in found.values())
     print(f"collected {count} notebooks from {len(found)} students into {course / 'submitted'}")
 
@@ -154,7 +156,7 @@ def _collect(args, course: Path, db_url: str) -> None:
 def _autograde(args, course: Path, db_url: str) -> None:
     from vaecourse.grading import runner
 
-    assignments = args.assignment or course_mod.released(course)
+    assignments = args.assignment or classroom.released(course)
     start = time.monotonic()
     outcomes = runner.grade_class(course, db_url, assignments, args.student, jobs=args.jobs,
                                   cell_timeout=args.cell_timeout, time_limit=args.time_limit,

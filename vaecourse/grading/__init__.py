@@ -1,9 +1,11 @@
 """Grading a class with nbgrader: repair submissions, autograde in parallel, feedback, export.
 
 The command line is `python -m vaecourse.grade` (see README.md, "For instructors").
-Modules: `repair` (restore what other editors and students break), `nbgrader_config`
-(the preprocessors and settings grading adds to the course's nbgrader config),
-`feedback` (hide hidden tests in feedback), `runner` (one isolated nbgrader job per
-student and notebook, in parallel, with a time limit), `course` (release, roster,
-collect), `report` (grades CSV, summary table, problems list).
+One module per stage: `classroom` (the nbgrader course folder: release, roster, collect),
+`repair` (restore what other editors and students break), `jobs` (one isolated nbgrader
+job per student and notebook, with a time limit, and the executors that run them),
+`merge` (a job's gradebook into the course's), `outcome` (each notebook's status record
+and its page when it could not be graded), `runner` (the stages in order, for a class),
+`report` (grades CSV, summary table, problems list). The nbgrader configuration and
+preprocessors are in `vaecourse.nbg`.
 """

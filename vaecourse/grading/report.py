@@ -12,8 +12,10 @@ from pathlib import Path
 
 import nbformat
 
-from vaecourse.grading import course as course_mod
-from vaecourse.grading.runner import GRADED, NOT_GRADED, read_status
+from vaecourse.grading.outcome import GRADED, NOT_GRADED, Outcome, read_status
+from vaecourse.masters import grade_id
+from vaecourse.nbg.gradebook import open_gradebook
+from vaecourse.nbg.layout import notebook_path
 
 COLUMNS = ["student", "notebook", "level", "item", "kind", "score", "max_score", "status", "reason"]
 NEEDS_MANUAL = "needs manual grading"
@@ -42,65 +44,25 @@ class Row:
 
 
 def cell_order(course: Path, assignment: str) -> list[str]:
-    path = Path(course) / "release" / assignment / f"{assignment}.ipynb"
+    path = notebook_path(course, "release", assignment)
     if not path.is_file():
         return []
-    nb = nbformat.read(path, as_version=4)
-    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")]
+    return [grade_id(c) for c in nbformat.read(path, as_version=4).cells if grade_id(c)]
 
 
 def grade_rows(course: Path, course_db: str, assignments: list[str], students: list[str]) -> list[Row]:
     """Every row of the grades CSV: per test, per notebook, per student."""
-    from nbgrader.api import MissingEntry
-
     rows: list[Row] = []
-    with course_mod.open_gradebook(course_db) as gb:
-        definitions = {}
-        for assignment in assignments:
-            a = gb.find_assignment(assignment)
-            order = cell_order(course, assignment)
-            definitions[assignment] = [
-                (nb.name, sorted(nb.grade_cells, key=lambda c: order.index(c.name) if c.name in order else len(order)))
-                for nb in sorted(a.notebooks, key=lambda n: n.name)]
+    with open_gradebook(course_db) as gb:
+        definitions = {assignment: graded_cells(gb, course, assignment) for assignment in assignments}
         for student in students:
             student_rows: list[Row] = []
             for assignment in assignments:
                 outcome = read_status(course, student, assignment)
                 for notebook, cells in definitions[assignment]:
-                    try:
-                        submitted = gb.find_submission_notebook(notebook, assignment, student)
-                        grades = {grade.name: grade for grade in submitted.grades}
-                    except MissingEntry:
-                        grades = {}
-                    test_rows = []
-                    for cell in cells:
-                        grade = grades.get(cell.name)
-                        kind = "auto" if cell.cell_type == "code" else "manual"
-                        score = grade.score if grade is not None else None
-                        if grade is not None and grade.manual_score is None and grade.auto_score is None:
-                            score = None  # a written answer nobody has graded yet
-                        if outcome is None or grade is None:
-                            status, reason = NOT_RUN, "run `python -m vaecourse.grade autograde`"
-                        elif outcome.status == NOT_GRADED:
-                            status, reason = NOT_GRADED, outcome.reason
-                        elif cell.name in outcome.test_notes:
-                            status, reason = NOT_GRADED, outcome.test_notes[cell.name].removeprefix("could not grade: ")
-                        elif score is None or grade.needs_manual_grade:
-                            status, reason = NEEDS_MANUAL, "grade it in formgrader"
-                        else:
-                            status, reason = GRADED, ""
-                        test_rows.append(Row(student, notebook, "test", cell.name, kind, score, cell.max_score,
-                                             status, reason))
-                    status = outcome.status if outcome else NOT_RUN
-                    reason = outcome.reason if outcome and outcome.status == NOT_GRADED else \
-                        "; ".join(outcome.repairs) if outcome else ""
-                    if status == GRADED and any(r.status == NEEDS_MANUAL for r in test_rows):
-                        status = NEEDS_MANUAL
-                    if status == GRADED and any(r.status == NOT_GRADED for r in test_rows):
-                        status = "partly graded"
-                    student_rows.append(Row(student, notebook, "notebook", "(notebook)", "",
-                                            sum(r.score or 0 for r in test_rows),
-                                            sum(r.max_score for r in test_rows), status, reason))
+                    grades = submitted_grades(gb, notebook, assignment, student)
+                    test_rows = [row_of_test(student, notebook, cell, grades.get(cell.name), outcome) for cell in cells]
+                    student_rows.append(notebook_row(student, notebook, test_rows, outcome))
                     student_rows.extend(test_rows)
             notebooks = [r for r in student_rows if r.level == "notebook"]
             problems = sorted({r.status for r in notebooks} - {GRADED})
@@ -108,6 +70,52 @@ def grade_rows(course: Path, course_db: str, assignments: list[str], students: l
                             sum(r.max_score for r in notebooks), ", ".join(problems) if problems else GRADED, ""))
             rows.extend(student_rows)
     return rows
+
+
+def graded_cells(gb, course: Path, assignment: str) -> list[tuple[str, list]]:
+    """(notebook name, its grade cells in the release's order) for each notebook of the assignment."""
+    order = cell_order(course, assignment)
+    return [(nb.name, sorted(nb.grade_cells, key=lambda c: order.index(c.name) if c.name in order else len(order)))
+            for nb in sorted(gb.find_assignment(assignment).notebooks, key=lambda n: n.name)]
+
+
+def submitted_grades(gb, notebook: str, assignment: str, student: str) -> dict:
+    from nbgrader.api import MissingEntry
+
+    try:
+        return {grade.name: grade for grade in gb.find_submission_notebook(notebook, assignment, student).grades}
+    except MissingEntry:
+        return {}
+
+
+def row_of_test(student: str, notebook: str, cell, grade, outcome: Outcome | None) -> Row:
+    kind = "auto" if cell.cell_type == "code" else "manual"
+    score = grade.score if grade is not None else None
+    if grade is not None and grade.manual_score is None and grade.auto_score is None:
+        score = None  # a written answer nobody has graded yet
+    if outcome is None or grade is None:
+        status, reason = NOT_RUN, "run `python -m vaecourse.grade autograde`"
+    elif outcome.status == NOT_GRADED:
+        status, reason = NOT_GRADED, outcome.reason
+    elif cell.name in outcome.test_notes:
+        status, reason = NOT_GRADED, outcome.test_notes[cell.name].removeprefix("could not grade: ")
+    elif score is None or grade.needs_manual_grade:
+        status, reason = NEEDS_MANUAL, "grade it in formgrader"
+    else:
+        status, reason = GRADED, ""
+    return Row(student, notebook, "test", cell.name, kind, score, cell.max_score, status, reason)
+
+
+def notebook_row(student: str, notebook: str, test_rows: list[Row], outcome: Outcome | None) -> Row:
+    status = outcome.status if outcome else NOT_RUN
+    reason = outcome.reason if outcome and outcome.status == NOT_GRADED else \
+        "; ".join(outcome.repairs) if outcome else ""
+    if status == GRADED and any(r.status == NEEDS_MANUAL for r in test_rows):
+        status = NEEDS_MANUAL
+    if status == GRADED and any(r.status == NOT_GRADED for r in test_rows):
+        status = "partly graded"
+    return Row(student, notebook, "notebook", "(notebook)", "", sum(r.score or 0 for r in test_rows),
+               sum(r.max_score for r in test_rows), status, reason)
 
 
 def write_csv(rows: list[Row], path: Path) -> None:

@@ -1,7 +1,7 @@
-"""The nbgrader course folder (autograder/): release, roster, collect.
+"""The class's nbgrader course folder (autograder/): release, roster, collect.
 
 - release: source/<name>/<name>.ipynb is made from the master exactly as the build makes
-  it (`bundle_master` + `write_course_source`), then `generate_assignment` fills the
+  it (`vaecourse.bundling.bundle_master` + `vaecourse.nbg.layout.write_course_source`), then `generate_assignment` fills the
   gradebook with the graded cells and their hidden tests and writes release/<name>/.
   Assignment name == notebook name.
 - roster: a CSV with a column `id` (or `student_id`) and optional `first_name`,
@@ -11,19 +11,22 @@
   into submitted/<student>/<assignment>/; the given files are only read.
 """
 import csv
-import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import nbformat
 
-from vaecourse import build
+from vaecourse.bundling import bundle_master
+from vaecourse.masters import ROOT, STUDENT_DIR, master_paths, normalise, read_master
+from vaecourse.nbg.config import config_text
+from vaecourse.nbg.gradebook import open_gradebook
+from vaecourse.nbg.layout import notebook_path, write_course_source
+from vaecourse.nbg.run import NbgraderFailed, run_nbgrader, tool_env
 
-COURSE_DIR = build.ROOT / "autograder"
+AUTOGRADER_DIR = ROOT / "autograder"  # the nbgrader course folder grading works in
 WORK = ".grading"  # grading's own folder inside the course folder (jobs, status, logs)
 # zip_collect matches this against each extracted file's absolute path.
 DEFAULT_ZIP_REGEXP = r".*/(?P<student_id>[^/]+?)_(?P<file_id>\d\d_[A-Za-z0-9_]+)\.ipynb$"
@@ -38,46 +41,24 @@ def default_db_url(course: Path) -> str:
     return f"sqlite:///{Path(course).resolve() / 'gradebook.db'}"
 
 
-def notebook_names() -> list[str]:
-    """Every notebook that has a master and a released student version, in course order."""
-    return [path.stem for path in build.master_paths() if (build.COURSE_DIR / path.name).is_file()]
+def notebook_names(solutions: Path | None = None) -> list[str]:
+    """Every notebook that has a master and a released student version in course/, in course order.
 
-
-def nbgrader_config_text(course: Path, db_url: str, cell_timeout: int | None = None) -> str:
-    """An nbgrader_config.py for a run of grading in a work folder, pointing at `course`."""
-    return (
-        "from vaecourse.nbgrader_ext import apply_course_config\n"
-        "from vaecourse.grading.nbgrader_config import apply_grading_config\n"
-        "c = get_config()  # noqa: F821\n"
-        "apply_course_config(c)\n"
-        f"apply_grading_config(c, cell_timeout={cell_timeout!r})\n"
-        f"c.CourseDirectory.root = {str(Path(course).resolve())!r}\n"
-        f"c.CourseDirectory.db_url = {db_url!r}\n"
-    )
-
-
-def open_gradebook(db_url: str):
-    """nbgrader's Gradebook for db_url, used as `with open_gradebook(url) as gb:`.
-
-    Opening one runs `alembic` from PATH: put this interpreter's bin folder first, so that
-    it works when the virtual environment is not activated (a script, a test, cron).
+    Where course/ does not exist (an installed package), every master.
     """
-    from nbgrader.api import Gradebook
-
-    os.environ["PATH"] = build.tool_env()["PATH"]
-    return Gradebook(db_url)
+    paths = master_paths(solutions)
+    return [path.stem for path in paths if not STUDENT_DIR.is_dir() or (STUDENT_DIR / path.name).is_file()]
 
 
-def run_nbgrader(args: list[str], course: Path, db_url: str, env_extra: dict | None = None) -> str:
-    """Run the nbgrader CLI against `course` with grading's config; return its log, raise on failure."""
+def run_in_course(args: list[str], course: Path, db_url: str, env_extra: dict | None = None) -> str:
+    """Run the nbgrader CLI against `course` with grading's config; return its log, raise CourseError on failure."""
     with tempfile.TemporaryDirectory(prefix="vaecourse-nbgrader-") as tmp:
-        Path(tmp, "nbgrader_config.py").write_text(nbgrader_config_text(course, db_url))
-        result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=tmp, capture_output=True,
-                                text=True, env=build.tool_env(env_extra))
-    log = result.stdout + result.stderr
-    if result.returncode != 0:
-        raise CourseError(f"nbgrader {' '.join(args)} failed:\n{log[-4000:]}")
-    return log
+        Path(tmp, "nbgrader_config.py").write_text(config_text(grading=True, root=course, db_url=db_url))
+        try:
+            result = run_nbgrader(args, Path(tmp), tool_env(env_extra))
+        except NbgraderFailed as error:
+            raise CourseError(str(error)) from None
+    return result.stdout + result.stderr
 
 
 def released(course: Path) -> list[str]:
@@ -86,27 +67,29 @@ def released(course: Path) -> list[str]:
     return sorted(p.name for p in source.iterdir() if (p / f"{p.name}.ipynb").is_file()) if source.is_dir() else []
 
 
-def release(course: Path, db_url: str, names: list[str] | None = None) -> list[str]:
-    """Write source/ from the masters, run generate_assignment; return the released names."""
+def release(course: Path, db_url: str, names: list[str] | None = None, solutions: Path | None = None) -> list[str]:
+    """Write source/ from the masters, run generate_assignment; return the released names.
+
+    solutions: the masters' folder (default: `vaecourse.masters.solutions_dir()`).
+    """
     course = Path(course)
-    names = names or notebook_names()
-    unknown = set(names) - {path.stem for path in build.master_paths()}
+    names = names or notebook_names(solutions)
+    unknown = set(names) - {path.stem for path in master_paths(solutions)}
     if unknown:
-        raise CourseError(f"no master notebook for {sorted(unknown)} in solutions/")
+        raise CourseError(f"no master notebook for {sorted(unknown)} in {solutions or 'solutions/'}")
     with tempfile.TemporaryDirectory(prefix="vaecourse-source-") as tmp:
-        masters = {name: build.bundle_master(nbformat.read(build.SOLUTIONS_DIR / f"{name}.ipynb", as_version=4),
-                                             name, {}) for name in names}
-        build.write_course_source(Path(tmp), masters)  # exactly as the build does
+        write_course_source(Path(tmp), {name: bundle_master(read_master(name, solutions), name, {})
+                                        for name in names})  # exactly as the build does
         for name in names:
-            target = course / "source" / name
+            target = notebook_path(course, "source", name).parent
             if target.exists():
                 shutil.rmtree(target)
-            shutil.copytree(Path(tmp) / "source" / name, target)
+            shutil.copytree(notebook_path(Path(tmp), "source", name).parent, target)
     for name in names:
-        run_nbgrader(["generate_assignment", name, "--force", "--log-level=WARN"], course, db_url)
-        released_nb = nbformat.read(course / "release" / name / f"{name}.ipynb", as_version=4)
-        committed = build.COURSE_DIR / f"{name}.ipynb"
-        if committed.is_file() and build.normalise(released_nb) != committed.read_text():
+        run_in_course(["generate_assignment", name, "--force", "--log-level=WARN"], course, db_url)
+        released_nb = nbformat.read(notebook_path(course, "release", name), as_version=4)
+        committed = STUDENT_DIR / f"{name}.ipynb"
+        if committed.is_file() and normalise(released_nb) != committed.read_text():
             print(f"warning: release/{name}/{name}.ipynb differs from course/{name}.ipynb: "
                   "run `make build` and commit, so that students get what is graded", file=sys.stderr)
     return names
@@ -171,7 +154,7 @@ def collect_zip(zip_path: Path, course: Path, db_url: str, regexp: str = DEFAULT
         archive.mkdir(parents=True)
         shutil.copyfile(zip_path, archive / Path(zip_path).name)
         before = _submitted_mtimes(course, assignment)
-        run_nbgrader(["zip_collect", assignment, "--force", "--strict",
+        run_in_course(["zip_collect", assignment, "--force", "--strict",
                       f"--FileNameCollectorPlugin.named_regexp={regexp}"], course, db_url)
         after = _submitted_mtimes(course, assignment)
         for student in sorted(s for s in after if after[s] != before.get(s)):
@@ -190,7 +173,11 @@ def _submitted_mtimes(course: Path, assignment: str) -> dict[str, float]:
     return out
 
 
-def ensure_ignored(course: Path) -> None:
-    """Keep grading's work folder out of nbgrader's way (it is already git-ignored by name)."""
-    (Path(course) / WORK).mkdir(parents=True, exist_ok=True)
-    os.makedirs(Path(course) / "submitted", exist_ok=True)
+def students_to_grade(course: Path, course_db: str, only: list[str] | None = None) -> list[str]:
+    """Everyone on the roster and everyone who submitted something."""
+    with open_gradebook(course_db) as gb:
+        roster = {student.id for student in gb.students}
+    submitted_root = Path(course) / "submitted"
+    submitted = {p.name for p in submitted_root.iterdir() if p.is_dir()} if submitted_root.is_dir() else set()
+    everyone = sorted(roster | submitted)
+    return [s for s in everyone if not only or s in only]

@@ -1,0 +1,229 @@
+"""One grading job: a self-contained folder in, a result out; and the executors that run jobs.
+
+A job grades one student's notebook. Its folder is a complete nbgrader course of its own:
+
+    source/<assignment>/<assignment>.ipynb          the released source (hidden tests included)
+    submitted/<student>/<assignment>/<assignment>.ipynb   the repaired submission (+ timestamp.txt)
+    gradebook.db                                    sqlite, the assignment's definitions only
+
+`run_job(job_dir, spec)` runs real nbgrader in a process forked from a server that has
+already imported it (`NbGraderAPI.autograde`, then `generate_feedback` with the hidden
+tests hidden), kills the process and its kernel at `spec.time_limit`, and runs the job a
+second time when a locked course cell (not the student's work) timed out: that only
+happens on an overloaded machine. It adds to the folder
+
+    autograded/<student>/<assignment>/   feedback/<student>/<assignment>/   gradebook.db (scores)
+    result.json (nbgrader's answers)     output.txt (nbgrader's and the kernel's chatter)   log.txt
+
+and returns a `JobResult`. Nothing else is read or written, so a job can run anywhere the
+folder can be copied to, and `JobSpec` and `JobResult` are plain picklable dataclasses.
+
+The executor protocol. `grade_class` is handed an executor, any object with
+
+    run(items: list[tuple[key, Path, JobSpec]], on_done: Callable[[key, JobResult], None]) -> None
+
+which runs `run_job(job_dir, spec)` for every item and calls `on_done(key, result)` once per
+item as it finishes, never two calls at once; `run` returns when every item is done, with
+each job folder holding the job's outputs. `LocalExecutor(jobs=N)` runs N jobs at once in
+this machine's threads. An executor for other machines (Dask, a sandbox) ships the job
+folder's bytes to a worker, calls `run_job` there, and copies the folder back before on_done.
+"""
+import json
+import multiprocessing
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from vaecourse.masters import grade_id, is_course_cell
+from vaecourse.nbg.config import configure
+from vaecourse.nbg.layout import notebook_path
+
+TIMEOUT_ERRORS = {"KeyboardInterrupt", "CellTimeoutError", "TimeoutError"}
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What a job needs besides its folder."""
+    student: str
+    assignment: str
+    cell_timeout: int  # seconds per cell (nbgrader's Execute.timeout)
+    time_limit: float  # seconds for the whole notebook, enforced from outside
+    env: dict = field(default_factory=dict, hash=False)  # the job process's environment variables
+
+
+@dataclass
+class JobResult:
+    """What came of a job: nbgrader's answers (None if it never finished) and why it is not graded ('' if it is)."""
+    result: dict | None
+    reason: str = ""
+    seconds: float = 0.0
+    attempts: int = 1
+
+    @property
+    def graded(self) -> bool:
+        return not self.reason
+
+
+# ---------------------------------------------------------------- the job process
+
+def job_main(job_dir: str, spec: JobSpec) -> None:
+    """Run in a forked process: autograde one student's notebook and make its feedback."""
+    os.environ.update(spec.env)
+    os.chdir(job_dir)
+    log = os.open(Path(job_dir) / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 1)  # nbgrader's and the kernel's own chatter go to the job's log, not the terminal
+    os.dup2(log, 2)
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config import Config
+
+    config = Config()
+    configure(config, grading=True, cell_timeout=spec.cell_timeout, root=job_dir,
+              db_url=f"sqlite:///{Path(job_dir) / 'gradebook.db'}")
+    api = NbGraderAPI(config=config)
+    result = {"autograde": api.autograde(spec.assignment, spec.student, force=True, create=True)}
+    if result["autograde"].get("success"):
+        result["feedback"] = api.generate_feedback(spec.assignment, spec.student, force=True)
+    Path(job_dir, "result.json").write_text(json.dumps(result, default=str))
+
+
+_CONTEXT = None
+
+
+def _context():
+    """A forkserver that has imported nbgrader once; every job is forked from it."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        _CONTEXT = multiprocessing.get_context("forkserver")
+        _CONTEXT.set_forkserver_preload(["nbgrader.apps", "vaecourse.grading.jobs", "vaecourse.nbg.capoutput",
+                                         "vaecourse.nbg.stderrnotcounted", "vaecourse.nbg.hidehiddentests"])
+    return _CONTEXT
+
+
+def _kill_tree(pid: int) -> None:
+    import psutil
+
+    try:
+        parent = psutil.Process(pid)
+        # Stop it first: a job killed while it launches its kernel could otherwise start the
+        # kernel after we listed its children, and that kernel would outlive the job.
+        parent.suspend()
+    except psutil.NoSuchProcess:
+        return
+    victims = parent.children(recursive=True) + [parent]
+    for proc in victims:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(victims, timeout=10)
+
+
+def run_once(job_dir: Path, spec: JobSpec) -> tuple[dict | None, str]:
+    """Run the job process once with the notebook time limit; (nbgrader results or None, failure reason)."""
+    process = _context().Process(target=job_main, args=(str(job_dir), spec))
+    process.start()
+    process.join(spec.time_limit)
+    if process.is_alive():
+        _kill_tree(process.pid)
+        process.join(10)
+        return None, f"time limit of {spec.time_limit:g} s for the notebook exceeded (an endless loop, or far too slow)"
+    _kill_tree(process.pid)  # a kernel left behind by a crash
+    result_file = job_dir / "result.json"
+    if not result_file.is_file():
+        return None, f"the grading process died (exit code {process.exitcode}): out of memory?"
+    return json.loads(result_file.read_text()), ""
+
+
+def failure_reason(result: dict) -> str:
+    auto = result.get("autograde", {})
+    text = (auto.get("error") or "") + "\n" + (auto.get("log") or "")
+    if "DeadKernelError" in text or "Kernel died" in text or "kernel died" in text:
+        return "the kernel died while running the notebook (os._exit, a crash, or out of memory)"
+    if "Timeout waiting for IOPub output" in text:
+        if "Interrupting kernel" in text:
+            return ("a cell ran past the cell timeout and did not stop when interrupted "
+                    "(an endless loop that catches KeyboardInterrupt?)")
+        return "a cell's output did not arrive in time (machine overloaded?): grade it again"
+    if "CellTimeoutError" in text:
+        return "a cell ran past the cell timeout and could not be interrupted"
+    lines = [line for line in (auto.get("error") or auto.get("log") or "").strip().splitlines() if line.strip()]
+    return "nbgrader failed: " + (lines[-1].strip() if lines else "no message")[:300]
+
+
+def course_cell_timeouts(job_dir: Path, student: str, assignment: str) -> str:
+    """grade_id of a locked course cell (not the student's work) that timed out, else ''.
+
+    Such a cell (the course helpers, which import torch) only times out when the machine
+    is overloaded; the job is run again rather than the student losing every point.
+    """
+    path = notebook_path(job_dir, "autograded", assignment, student)
+    if not path.is_file():
+        return ""
+    for cell in nbformat.read(path, as_version=4).cells:
+        if is_course_cell(cell):
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error" and output.get("ename") in TIMEOUT_ERRORS:
+                    return grade_id(cell) or "?"
+    return ""
+
+
+def _reset(job_dir: Path, gradebook: bytes) -> None:
+    """Back to the folder as it came in, for a second attempt."""
+    for name in ("autograded", "feedback"):
+        if (job_dir / name).exists():
+            shutil.rmtree(job_dir / name)
+    (job_dir / "result.json").unlink(missing_ok=True)
+    (job_dir / "gradebook.db").write_bytes(gradebook)
+
+
+def run_job(job_dir: Path, spec: JobSpec) -> JobResult:
+    """Grade the job folder (see the module doc); twice when a course cell timed out the first time."""
+    job_dir = Path(job_dir)
+    started = time.monotonic()
+    gradebook = (job_dir / "gradebook.db").read_bytes()
+    for attempt in (1, 2):
+        result, reason = run_once(job_dir, spec)
+        if result is not None and not result["autograde"].get("success"):
+            reason = failure_reason(result)
+        elif result is not None:
+            slow = course_cell_timeouts(job_dir, spec.student, spec.assignment)
+            if slow and attempt == 1:
+                _reset(job_dir, gradebook)  # the machine was busy: not the student's fault
+                continue
+            if slow:
+                reason = (f"the course's own cell {slow} ran past the cell timeout twice "
+                          "(machine overloaded?): grade it again")
+        break
+    (job_dir / "log.txt").write_text(json.dumps(result, indent=1, default=str) if result else reason)
+    return JobResult(result, reason, round(time.monotonic() - started, 2), attempt)
+
+
+# ---------------------------------------------------------------- executors
+
+Item = tuple[Hashable, Path, JobSpec]
+
+
+class LocalExecutor:
+    """Runs `jobs` jobs at once on this machine (threads, each waiting on its job process)."""
+
+    def __init__(self, jobs: int = 1):
+        self.jobs = max(1, jobs)
+
+    def run(self, items: list[Item], on_done: Callable[[Hashable, JobResult], None]) -> None:
+        lock = threading.Lock()
+
+        def one(item: Item) -> None:
+            key, job_dir, spec = item
+            outcome = run_job(job_dir, spec)
+            with lock:
+                on_done(key, outcome)
+
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            list(pool.map(one, items))

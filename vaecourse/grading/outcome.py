@@ -1,0 +1,56 @@
+"""What happened to one student's notebook: the status record and, when it could not be graded, its page.
+
+A record is written to <course>/.grading/status/<student>/<notebook>.json by the grading
+run and read by the report and by `feedback`. A notebook that could not be graded gets a
+feedback page saying why, in place of nbgrader's.
+"""
+import html
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from vaecourse.grading.classroom import WORK
+from vaecourse.nbg.layout import notebook_path
+
+GRADED = "graded"
+NOT_GRADED = "could not grade"
+
+
+@dataclass
+class Outcome:
+    """What happened to one student's notebook; written to .grading/status/<student>/<name>.json."""
+    student: str
+    assignment: str
+    status: str  # GRADED or NOT_GRADED
+    reason: str = ""  # why not graded
+    repairs: list[str] = field(default_factory=list)
+    test_notes: dict[str, str] = field(default_factory=dict)  # grade_id -> "could not grade: ..."
+
+
+def status_path(course: Path, student: str, assignment: str) -> Path:
+    return Path(course) / WORK / "status" / student / f"{assignment}.json"
+
+
+def read_status(course: Path, student: str, assignment: str) -> Outcome | None:
+    path = status_path(course, student, assignment)
+    return Outcome(**json.loads(path.read_text())) if path.is_file() else None
+
+
+def write_status(course: Path, outcome: Outcome) -> None:
+    path = status_path(course, outcome.student, outcome.assignment)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(outcome), indent=1, sort_keys=True) + "\n")
+
+
+def not_graded_page(student: str, assignment: str, reason: str) -> str:
+    return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(assignment)}: feedback</title>"
+            f"</head><body><h1>{html.escape(assignment)}</h1>\n<p>Dear {html.escape(student)}, your notebook "
+            f"could not be graded automatically: <strong>{html.escape(reason)}</strong>.</p>\n<p>Every test of "
+            "this notebook is scored 0 until it is fixed. Please contact your instructor.</p></body></html>\n")
+
+
+def write_not_graded_page(course: Path, outcome: Outcome) -> None:
+    """The feedback page of a notebook that could not be graded, in place of nbgrader's."""
+    page = notebook_path(course, "feedback", outcome.assignment, outcome.student)
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(not_graded_page(outcome.student, outcome.assignment, outcome.reason))

@@ -1,0 +1,230 @@
+"""The master-notebook grammar, in one place: where masters live, the roles of their cells,
+their BEGIN/END regions, exercise numbers, and the canonical text of a generated notebook.
+
+- Paths: masters in solutions/ (or $VAECOURSE_SOLUTIONS, for an installed package run
+  outside the repository), student notebooks in course/, reference modules in
+  vaecourse/reference/.
+- Cell roles are nbgrader's own predicates (`nbgrader.utils`): an answer cell is a
+  solution cell, a test cell a graded code cell that is not a solution, a course cell a
+  locked code cell that is neither.
+- Regions: `### BEGIN SOLUTION` / `### END SOLUTION` and `### BEGIN HIDDEN TESTS` /
+  `### END HIDDEN TESTS`, matched by one boundary pattern (`BOUNDARY`).
+- Exercises: solution cell k of notebook NN is Exercise N.k; its stub is `STUB_TEMPLATE`,
+  naming the def or class the solution sits in.
+"""
+import copy
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDENT_DIR = ROOT / "course"  # the generated student notebooks (not the nbgrader course folder)
+PACKAGE_DIR = ROOT / "vaecourse"
+REFERENCE_DIR = PACKAGE_DIR / "reference"
+README = ROOT / "README.md"
+
+HELPERS_TAG = "course-helpers"
+EXPORT_TAG = "export"
+
+
+class MasterError(RuntimeError):
+    """A master breaks a course convention; the message says which and how to fix it."""
+
+
+def solutions_dir() -> Path:
+    """The masters' folder: $VAECOURSE_SOLUTIONS, else solutions/ beside the package."""
+    return Path(os.environ.get("VAECOURSE_SOLUTIONS") or ROOT / "solutions")
+
+
+SOLUTIONS_DIR = solutions_dir()
+
+
+def master_paths(solutions: Path | None = None) -> list[Path]:
+    return sorted(Path(solutions or solutions_dir()).glob("[0-9][0-9]_*.ipynb"))
+
+
+def read_master(name: str, solutions: Path | None = None) -> "nbformat.NotebookNode":
+    return nbformat.read(Path(solutions or solutions_dir()) / f"{name}.ipynb", as_version=4)
+
+
+def tags(cell) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+# ---------------------------------------------------------------- cell roles
+
+def nbgrader_md(cell) -> dict:
+    md = cell.get("metadata", {}).get("nbgrader")
+    return md if isinstance(md, dict) else {}
+
+
+def grade_id(cell) -> str | None:
+    return nbgrader_md(cell).get("grade_id")
+
+
+def is_answer(cell) -> bool:
+    """A solution cell (code or a written answer)."""
+    from nbgrader import utils
+
+    return bool(nbgrader_md(cell)) and bool(utils.is_solution(cell))
+
+
+def is_test(cell) -> bool:
+    """An autograded test cell: graded code that is not a solution."""
+    from nbgrader import utils
+
+    return cell.cell_type == "code" and bool(nbgrader_md(cell)) and bool(utils.is_grade(cell)) \
+        and not utils.is_solution(cell)
+
+
+def is_course_cell(cell) -> bool:
+    """A locked code cell that is neither graded nor a solution (the course helpers, setup)."""
+    from nbgrader import utils
+
+    return cell.cell_type == "code" and bool(nbgrader_md(cell)) and bool(utils.is_locked(cell)) \
+        and not utils.is_grade(cell)
+
+
+# ---------------------------------------------------------------- regions
+
+SOLUTION = "SOLUTION"
+HIDDEN_TESTS = "HIDDEN TESTS"
+BOUNDARY = re.compile(r"### (BEGIN|END) (SOLUTION|HIDDEN TESTS)")
+BEGIN, END, INSIDE, OUTSIDE = "begin", "end", "inside", "outside"
+
+
+class RegionError(RuntimeError):
+    """A BEGIN inside a region of its kind, or a region without its END."""
+
+
+def places(lines: list[str], kind: str, strict: bool = False) -> list[str]:
+    """Where each line stands with respect to `kind` regions: BEGIN, END, INSIDE or OUTSIDE.
+
+    strict: raise RegionError on nested or unterminated regions (otherwise a second BEGIN
+    starts another region and an unterminated one runs to the end).
+    """
+    out, inside = [], False
+    for line in lines:
+        match = BOUNDARY.search(line)
+        if match and match.group(2) == kind and match.group(1) == "BEGIN":
+            if inside and strict:
+                raise RegionError(f"encountered nested begin {kind.lower()} statements")
+            inside = True
+            out.append(BEGIN)
+        elif match and match.group(2) == kind:
+            inside = False
+            out.append(END)
+        else:
+            out.append(INSIDE if inside else OUTSIDE)
+    if inside and strict:
+        raise RegionError(f"no end {kind.lower()} statement found")
+    return out
+
+
+def has_region(source: str, kind: str) -> bool:
+    return BEGIN in places(source.split("\n"), kind)
+
+
+def replace_regions(source: str, kind: str, stub: Callable[[list[str], int], str],
+                    strict: bool = False) -> tuple[str, int]:
+    """The source with each `kind` region replaced by one line, indented like its BEGIN line:
+    stub(lines, index of the BEGIN line). Returns the new source and how many regions."""
+    lines = source.split("\n")
+    out, count = [], 0
+    for index, (line, place) in enumerate(zip(lines, places(lines, kind, strict))):
+        if place == BEGIN:
+            count += 1
+            out.append(line[: len(line) - len(line.lstrip())] + stub(lines, index))
+        elif place == OUTSIDE:
+            out.append(line)
+    return "\n".join(out), count
+
+
+def strip_markers(source: str, kind: str = SOLUTION) -> str:
+    """The source with the BEGIN/END lines of `kind` removed and what they enclosed kept."""
+    lines = source.splitlines()
+    return "\n".join(line for line, place in zip(lines, places(lines, kind)) if place not in (BEGIN, END))
+
+
+def hidden_test_lines(nb, visible_text: str = "", min_length: int = 12) -> set[str]:
+    """Source lines inside hidden-test regions of a master notebook that a student must not see.
+
+    Lines shorter than min_length and lines that also occur in `visible_text` (e.g. the
+    student notebook) are left out: they are not secret.
+    """
+    found = set()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        lines = cell.source.splitlines()
+        for line, place in zip(lines, places(lines, HIDDEN_TESTS)):
+            text = " ".join(line.split())
+            if place == INSIDE and len(text) >= min_length and text not in visible_text:
+                found.add(text)
+    return found
+
+
+# ---------------------------------------------------------------- exercises
+
+# The stub a student sees in place of a solution; {exercise} and {name} are filled per cell.
+STUB_TEMPLATE = 'raise NotImplementedError("Exercise {exercise}: implement {name}")'
+_DEF_RE = re.compile(r"^(\s*)(?:async\s+)?(def|class)\s+([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def notebook_number(name: str) -> str:
+    """'04_elbo' -> '4': the number that prefixes every exercise of a notebook."""
+    match = re.match(r"(\d+)", name)
+    return str(int(match.group(1))) if match else name
+
+
+def enclosing_name(lines: list[str], index: int) -> str:
+    """The dotted def/class name that encloses line `index` (e.g. 'Encoder.forward')."""
+    target_indent = len(lines[index]) - len(lines[index].lstrip())
+    names = []
+    for line in reversed(lines[:index]):
+        match = _DEF_RE.match(line)
+        if match and len(match.group(1)) < target_indent:
+            names.append(match.group(3))
+            target_indent = len(match.group(1))
+            if target_indent == 0:
+                break
+    return ".".join(reversed(names)) if names else "this exercise"
+
+
+def exercise_stub(exercise: str, lines: list[str], index: int) -> str:
+    return STUB_TEMPLATE.format(exercise=exercise, name=enclosing_name(lines, index))
+
+
+def check_exercise_numbers(nb, name: str) -> None:
+    """Solution cell k of notebook NN is Exercise N.k: the markdown before it must say so."""
+    number = notebook_number(name)
+    count, last_heading = 0, ""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            found = re.findall(r"Exercise (\d+\.\d+)", cell.source)
+            if found:
+                last_heading = found[-1]
+        elif cell.cell_type == "code" and has_region(cell.source, SOLUTION):
+            count += 1
+            expected = f"{number}.{count}"
+            if last_heading != expected:
+                raise MasterError(
+                    f"{name}: solution cell {count} is Exercise {expected} (its stub will say so), "
+                    f"but the markdown before it names Exercise {last_heading or '(none)'}. "
+                    "Number exercises in the order of their solution cells.")
+
+
+# ---------------------------------------------------------------- generated notebooks
+
+def normalise(nb) -> str:
+    """One canonical text per notebook so that rebuilds are byte-identical."""
+    nb = copy.deepcopy(nb)
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return nbformat.writes(nb) + "\n"

@@ -1,0 +1,13 @@
+"""All of the course's nbgrader glue, and nothing else.
+
+- `config`: `configure(c, grading=..., cell_timeout=...)`, the one function that fills an
+  nbgrader Config (the build, the grading jobs, the grading command and
+  autograder/nbgrader_config.py all call it), and `config_text`, the nbgrader_config.py
+  written into a temporary course folder.
+- One preprocessor per module: `exercisestubs` (stubs that name the exercise),
+  `capoutput` (output cut to a size), `stderrnotcounted` (stderr in a test cell is not
+  fatal), `hidehiddentests` (feedback without hidden tests).
+- `run`: nbgrader as a subprocess of this interpreter, with this interpreter's bin first
+  on PATH (`tool_env`).
+- `gradebook`: `open_gradebook(db_url)`, with no lasting change to this process's environment.
+"""

@@ -1,0 +1,37 @@
+"""CapOutput: each cell's text output cut to a number of characters, whatever its line count."""
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Integer
+
+from vaecourse.nbg.config import MAX_OUTPUT_CHARS
+
+
+class CapOutput(NbGraderPreprocessor):
+    """Cut each cell's text output to `max_chars` characters (whatever the line count)."""
+
+    max_chars = Integer(MAX_OUTPUT_CHARS, help="maximum characters of text output per cell").tag(config=True)
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type != "code":
+            return cell, resources
+        budget = self.max_chars
+        kept = []
+        for output in cell.outputs:
+            if output.output_type == "stream":
+                text = output.text
+                if len(text) > budget:
+                    dropped = len(text) - budget
+                    output.text = text[:budget] + f"\n... output truncated ({dropped:,} characters dropped) ...\n"
+                    budget = 0
+                else:
+                    budget -= len(text)
+                if output.text or budget > 0:
+                    kept.append(output)
+                continue
+            data = output.get("data", {})
+            for mime in ("text/plain", "text/html"):
+                value = data.get(mime)
+                if isinstance(value, str) and len(value) > self.max_chars:
+                    data[mime] = value[:self.max_chars] + "\n... output truncated ...\n"
+            kept.append(output)
+        cell.outputs = kept
+        return cell, resources

@@ -1,0 +1,95 @@
+"""The course's nbgrader configuration: one function, `configure(c, ...)`, fills a Config.
+
+The course settings (every nbgrader run): exercise stubs that name the exercise
+(`ExerciseStubs`), the text stub, the per-cell timeout with interruption, and an iopub wait
+as long as the cell timeout (nbclient waits only 4 s for a cell's last output after its
+reply and nbgrader makes that fatal: on a loaded machine a sound notebook then fails to
+grade at random).
+
+What grading adds (`grading=True`), each a documented decision:
+
+1. Output is capped right after execution (`CapOutput`): a student who prints 50 MB
+   gets a notebook, a gradebook and a feedback page of normal size. nbgrader's own
+   LimitOutput counts lines, and one 50 MB line passes it.
+2. stderr in a test cell does not cost the test its points (`StderrNotCounted`): plain
+   nbgrader scores a test cell 0 when anything is written to stderr, so a correct
+   exercise that emits a warning would lose the points of a test it passes. The stderr
+   text is kept, moved to stdout under a label, so the student still sees the warning.
+3. Feedback never shows hidden tests (`HideHiddenTests`).
+"""
+from pathlib import Path
+
+from vaecourse.masters import STUB_TEMPLATE
+
+TEXT_STUB = "YOUR ANSWER HERE"
+CELL_TIMEOUT_S = 30  # nbgrader's default per cell; quick mode keeps every cell well under it
+MAX_OUTPUT_CHARS = 20_000  # per cell, all text outputs together
+
+
+def configure(c, grading: bool = False, cell_timeout: int | None = None, *, root: str | Path | None = None,
+              db_url: str | None = None, max_output_chars: int = MAX_OUTPUT_CHARS) -> None:
+    """Fill the nbgrader traitlets Config `c` with the course's settings (and grading's, if `grading`).
+
+    cell_timeout: seconds per cell (default CELL_TIMEOUT_S); root and db_url: the course
+    folder and gradebook, when the caller does not run nbgrader from the course folder.
+    """
+    _course(c)
+    timeout = CELL_TIMEOUT_S if cell_timeout is None else int(cell_timeout)
+    c.Execute.timeout = timeout
+    c.ExecutePreprocessor.timeout = timeout
+    c.Execute.interrupt_on_timeout = True
+    c.Execute.iopub_timeout = max(timeout, CELL_TIMEOUT_S)
+    if grading:
+        _grading(c, max_output_chars)
+    if root is not None:
+        c.CourseDirectory.root = str(root)
+    if db_url is not None:
+        c.CourseDirectory.db_url = db_url
+
+
+def _course(c) -> None:
+    from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme, ClearOutput,
+                                        ComputeChecksums, IncludeHeaderFooter, InstantiateTests, LockCells,
+                                        SaveCells)
+
+    from vaecourse.nbg.exercisestubs import ExerciseStubs
+
+    c.ClearSolutions.code_stub = {"python": STUB_TEMPLATE.format(exercise="?", name="this exercise")}
+    c.ClearSolutions.text_stub = TEXT_STUB
+    c.ExerciseStubs.text_stub = TEXT_STUB
+    c.GenerateAssignment.preprocessors = [
+        IncludeHeaderFooter, InstantiateTests, LockCells, ExerciseStubs, ClearOutput, CheckCellMetadata,
+        ComputeChecksums, SaveCells, ClearHiddenTests, ClearMarkScheme, ComputeChecksums, CheckCellMetadata,
+    ]
+
+
+def _grading(c, max_output_chars: int) -> None:
+    from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute, GetGrades, IgnorePattern,
+                                        LimitOutput, SaveAutoGrades)
+
+    from vaecourse.nbg.capoutput import CapOutput
+    from vaecourse.nbg.hidehiddentests import HideHiddenTests
+    from vaecourse.nbg.stderrnotcounted import StderrNotCounted
+
+    c.Autograde.autograde_preprocessors = [
+        Execute, CapOutput, StderrNotCounted, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+    ]
+    c.CapOutput.max_chars = max_output_chars
+    c.LimitOutput.max_lines = 200
+    c.LimitOutput.max_traceback = 40
+    c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+
+
+def config_text(grading: bool = False, cell_timeout: int | None = None, root: str | Path | None = None,
+                db_url: str | None = None) -> str:
+    """An nbgrader_config.py that calls `configure` with these arguments (for a temporary course folder)."""
+    arguments = [f"grading={grading!r}", f"cell_timeout={cell_timeout!r}"]
+    if root is not None:
+        arguments.append(f"root={str(Path(root).resolve())!r}")
+    if db_url is not None:
+        arguments.append(f"db_url={db_url!r}")
+    return ("from vaecourse.nbg.config import configure\n"
+            "c = get_config()  # noqa: F821 (provided by nbgrader)\n"
+            f"configure(c, {', '.join(arguments)})\n")
