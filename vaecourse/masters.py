@@ -4,9 +4,11 @@ their BEGIN/END regions, exercise numbers, and the canonical text of a generated
 - Paths: masters in solutions/ (or $VAECOURSE_SOLUTIONS, for an installed package run
   outside the repository), student notebooks in course/, reference modules in
   vaecourse/reference/.
-- Cell roles are nbgrader's own predicates (`nbgrader.utils`): an answer cell is a
-  solution cell, a test cell a graded code cell that is not a solution, a course cell a
-  locked code cell that is neither.
+- Cell roles are nbgrader's (`nbgrader.utils.is_solution`, `is_grade`, `is_locked`), read
+  from the metadata here so that the grammar needs no nbgrader at run time (the GPU check
+  fills notebooks on machines without it; tests/test_master_roles.py proves they agree):
+  an answer cell is a solution cell, a test cell a graded code cell that is not a
+  solution, a course cell a locked code cell that is neither.
 - Regions: `### BEGIN SOLUTION` / `### END SOLUTION` and `### BEGIN HIDDEN TESTS` /
   `### END HIDDEN TESTS`, matched by one boundary pattern (`BOUNDARY`).
 - Exercises: solution cell k of notebook NN is Exercise N.k; its stub is `STUB_TEMPLATE`,
@@ -66,26 +68,21 @@ def grade_id(cell) -> str | None:
 
 
 def is_answer(cell) -> bool:
-    """A solution cell (code or a written answer)."""
-    from nbgrader import utils
-
-    return bool(nbgrader_md(cell)) and bool(utils.is_solution(cell))
+    """A solution cell (code or a written answer): nbgrader.utils.is_solution."""
+    return bool(nbgrader_md(cell).get("solution"))
 
 
 def is_test(cell) -> bool:
-    """An autograded test cell: graded code that is not a solution."""
-    from nbgrader import utils
-
-    return cell.cell_type == "code" and bool(nbgrader_md(cell)) and bool(utils.is_grade(cell)) \
-        and not utils.is_solution(cell)
+    """An autograded test cell: graded code that is not a solution (nbgrader.utils.is_grade, not is_solution)."""
+    md = nbgrader_md(cell)
+    return cell.cell_type == "code" and bool(md.get("grade")) and not md.get("solution")
 
 
 def is_course_cell(cell) -> bool:
-    """A locked code cell that is neither graded nor a solution (the course helpers, setup)."""
-    from nbgrader import utils
-
-    return cell.cell_type == "code" and bool(nbgrader_md(cell)) and bool(utils.is_locked(cell)) \
-        and not utils.is_grade(cell)
+    """A locked code cell that is neither graded nor a solution (the course helpers, setup):
+    nbgrader.utils.is_locked and not is_grade."""
+    md = nbgrader_md(cell)
+    return cell.cell_type == "code" and bool(md.get("locked")) and not md.get("grade") and not md.get("solution")
 
 
 # ---------------------------------------------------------------- regions
