@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--assignment", nargs="+", metavar="NN_name", help="default: every released notebook")
         p.add_argument("--student", nargs="+", metavar="ID", help="default: the roster and everyone who submitted")
         p.add_argument("--jobs", type=int, default=1, help="notebooks graded at once, one process each (default 1); results equal a serial run")
+        p.add_argument("--dask", metavar="ADDRESS", help="grade on a Dask cluster instead: a scheduler (tcp://host:8786) "
+                       "or local:N (a LocalCluster of N single-threaded workers); results equal a serial run")
         p.add_argument("--cell-timeout", type=int, default=CELL_TIMEOUT_S, help="seconds per cell (nbgrader's Execute.timeout)")
         p.add_argument("--time-limit", type=float, default=600, help="seconds per notebook, enforced from outside")
         p.add_argument("--csv", type=Path, help=f"grades CSV (default: <course>/{DEFAULT_CSV})")
@@ -157,14 +159,24 @@ def _autograde(args, course: Path, db_url: str) -> None:
     from vaecourse.grading import runner
 
     assignments = args.assignment or classroom.released(course)
+    executor, how = None, f"--jobs {args.jobs}"
+    if args.dask:
+        from vaecourse.grading.dask_executor import DaskExecutor, DaskUnavailable
+
+        executor = DaskExecutor(args.dask)
+        how = executor.describe()
     start = time.monotonic()
-    outcomes = runner.grade_class(course, db_url, assignments, args.student, jobs=args.jobs,
-                                  cell_timeout=args.cell_timeout, time_limit=args.time_limit,
-                                  progress=not args.no_progress)
+    try:
+        outcomes = runner.grade_class(course, db_url, assignments, args.student, jobs=args.jobs,
+                                      cell_timeout=args.cell_timeout, time_limit=args.time_limit,
+                                      progress=not args.no_progress, executor=executor)
+    except Exception as error:
+        if args.dask and isinstance(error, DaskUnavailable):
+            raise classroom.CourseError(str(error)) from error
+        raise
     seconds = time.monotonic() - start
     students = len({o.student for o in outcomes})
-    print(f"graded {len(outcomes)} notebooks of {students} students in {seconds:.1f} s "
-          f"with --jobs {args.jobs}")
+    print(f"graded {len(outcomes)} notebooks of {students} students in {seconds:.1f} s with {how}")
     export(course, db_url, assignments, args.csv or course / DEFAULT_CSV)
 
 

@@ -32,6 +32,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -75,6 +76,7 @@ class JobResult:
 
 def job_main(job_dir: str, spec: JobSpec) -> None:
     """Run in a forked process: autograde one student's notebook and make its feedback."""
+    _die_with_parent()
     os.environ.update(spec.env)
     os.chdir(job_dir)
     log = os.open(Path(job_dir) / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -91,6 +93,17 @@ def job_main(job_dir: str, spec: JobSpec) -> None:
     if result["autograde"].get("success"):
         result["feedback"] = api.generate_feedback(spec.assignment, spec.student, force=True)
     Path(job_dir, "result.json").write_text(json.dumps(result, default=str))
+
+
+def _die_with_parent() -> None:
+    """Linux: this process gets SIGKILL when the forkserver that forked it ends, which it does when the
+    grading process (or the Dask worker) that started it dies; the kernel then follows its parent.
+    Without it a killed worker would leave the job and its kernel running."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
 
 
 _CONTEXT = None

@@ -1,0 +1,174 @@
+"""Grading on a real Dask cluster (a LocalCluster on 127.0.0.1): the same results as one machine.
+
+- the simulated class (broken submissions included) graded with `--dask local:2` gives the grades
+  CSV and the autograded notebooks and feedback pages of `--jobs 2` (itself proven equal to a serial
+  run in test_grading_end_to_end.py);
+- 40 submissions on a cluster of 2 workers, one worker killed mid-run: every submission graded
+  once, the CSV equal to the run without a fault, no job or kernel process left behind;
+- an unreachable scheduler stops the command with a clear message before anything is merged;
+- job folders travel as tar archives that refuse links and paths outside the folder.
+"""
+import io
+import os
+import signal
+import tarfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from simulated_class import write_class, write_complete_submissions
+from test_grading_end_to_end import grade_cli, read_csv
+from vaecourse.grading.dask_executor import pack, unpack
+from vaecourse.nbg.run import tool_env
+
+COMMON = ["--cell-timeout", "30", "--time-limit", "300", "--no-progress"]
+
+
+def _course(tmp: Path, submissions: Path, notebooks: list[str], env: dict) -> Path:
+    course = tmp / "course"
+    grade_cli(course, "release", *notebooks, env=env)
+    grade_cli(course, "collect", "--folder", str(submissions), env=env)
+    return course
+
+
+def _outputs(course: Path) -> dict[str, str]:
+    """Autograded notebooks (without the execution times Jupyter stamps into each cell) and feedback pages."""
+    import nbformat
+
+    files = {}
+    for kind in ("autograded", "feedback"):
+        for path in sorted((course / kind).rglob("*")):
+            if path.suffix == ".ipynb":
+                nb = nbformat.read(path, as_version=4)
+                for cell in nb.cells:
+                    cell.get("metadata", {}).pop("execution", None)
+                files[str(path.relative_to(course))] = nbformat.writes(nb)
+            elif path.is_file():
+                files[str(path.relative_to(course))] = path.read_text()
+    return files
+
+
+@pytest.fixture()
+def env(offline_data):
+    env = tool_env({"VAE_COURSE_DATA": str(offline_data)})
+    env.pop("NBGRADER_EXECUTION", None)
+    return env
+
+
+# ---------------------------------------------------------------- the archive a job travels in
+
+def test_a_job_folder_travels_whole_and_comes_back_with_only_its_files(tmp_path):
+    job = tmp_path / "job"
+    (job / "submitted" / "ann").mkdir(parents=True)
+    (job / "submitted" / "ann" / "n.ipynb").write_text("{}")
+    (job / "gradebook.db").write_bytes(b"db")
+    (job / "secret").symlink_to("/etc/passwd")  # a link made by a job is never followed nor sent
+    unpack(pack(job), tmp_path / "copy")
+    assert sorted(p.name for p in (tmp_path / "copy").rglob("*")) == ["ann", "gradebook.db", "n.ipynb", "submitted"]
+    assert sorted(p.name for p in (unpack(pack(job, ("gradebook.db",)), tmp_path / "out") or
+                                   (tmp_path / "out")).iterdir()) == ["gradebook.db"]
+
+
+def test_an_archive_that_escapes_its_folder_is_refused(tmp_path):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo("../escaped.txt")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    with pytest.raises(tarfile.TarError):
+        unpack(buffer.getvalue(), tmp_path / "inside")
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+# ---------------------------------------------------------------- a cluster of one's own
+
+def test_an_unreachable_scheduler_stops_with_a_clear_message_and_merges_nothing(env, tmp_path):
+    import subprocess
+    import sys
+
+    submissions = tmp_path / "class"
+    write_complete_submissions(submissions, ["01_mnist"], 1)
+    course = _course(tmp_path, submissions, ["01_mnist"], env)
+    gradebook = (course / "gradebook.db").read_bytes()
+    run = subprocess.run([sys.executable, "-m", "vaecourse.grade", "--course", str(course), "autograde",
+                          "--dask", "tcp://127.0.0.1:9", *COMMON], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert run.returncode == 2
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in run.stderr
+    assert (course / "gradebook.db").read_bytes() == gradebook
+
+
+@pytest.mark.slow
+def test_the_simulated_class_on_a_local_cluster_equals_one_machine(env, tmp_path):
+    submissions = tmp_path / "class"
+    write_class(submissions, ["01_mnist"])
+    course = _course(tmp_path, submissions, ["01_mnist"], env)
+    grade_cli(course, "autograde", "--jobs", "2", "--csv", str(tmp_path / "jobs.csv"), *COMMON, env=env)
+    on_one_machine = _outputs(course)
+    run = grade_cli(course, "autograde", "--dask", "local:2", "--csv", str(tmp_path / "dask.csv"), *COMMON, env=env)
+    assert "with Dask LocalCluster of 2 single-threaded workers" in run.stdout
+    assert (tmp_path / "dask.csv").read_text() == (tmp_path / "jobs.csv").read_text()
+    assert _outputs(course) == on_one_machine
+    rows = read_csv(tmp_path / "dask.csv")
+    assert {r["status"] for r in rows} == {"graded", "could not grade"}  # the broken ones are reported
+
+
+def _kernels_under(folder: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if str(folder) in proc.cwd() and any("ipykernel" in part or "forkserver" in part or
+                                                 "multiprocessing" in part for part in proc.info["cmdline"] or []):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return found
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_costs_a_retry_not_a_row(env, tmp_path):
+    """40 submissions, 2 workers, one killed while grading: every row once, the CSV of a run without faults."""
+    import dask
+    from distributed import LocalCluster
+
+    submissions = tmp_path / "class"
+    write_complete_submissions(submissions, ["02_encoder"], 40)
+    course = _course(tmp_path, submissions, ["02_encoder"], env)
+    grade_cli(course, "autograde", "--jobs", "2", "--csv", str(tmp_path / "reference.csv"), *COMMON, env=env)
+
+    worker_tmp = tmp_path / "workers"
+    worker_tmp.mkdir()
+    with dask.config.set({"distributed.worker.daemon": False}):
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None, env={"TMPDIR": str(worker_tmp)})
+    killed = []
+
+    def kill_one_worker_mid_run():
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            tasks = cluster.scheduler.tasks.values()
+            if sum(ts.state == "memory" for ts in tasks) >= 6:
+                busy = next(ws for ws in cluster.scheduler.workers.values() if ws.processing)
+                os.kill(busy.pid, signal.SIGKILL)
+                killed.append(busy.pid)
+                return
+            time.sleep(0.2)
+
+    try:
+        killer = threading.Thread(target=kill_one_worker_mid_run, daemon=True)
+        killer.start()
+        grade_cli(course, "autograde", "--dask", cluster.scheduler_address, "--csv", str(tmp_path / "faulty.csv"),
+                  *COMMON, env=env)
+        killer.join(5)
+    finally:
+        cluster.close()
+    assert killed, "no worker was killed: the test proved nothing"
+    rows = read_csv(tmp_path / "faulty.csv")
+    assert (tmp_path / "faulty.csv").read_text() == (tmp_path / "reference.csv").read_text()
+    totals = [r for r in rows if r["level"] == "notebook"] if "level" in rows[0] else rows
+    assert len({r["student"] for r in totals}) == 40
+    time.sleep(3)  # a kernel notices its dead parent within a second or two
+    assert _kernels_under(worker_tmp) == []
