@@ -71,8 +71,8 @@ def test_a_plain_postgresql_url_uses_psycopg_3(postgres_url):
         with open_gradebook(plain) as gb:
             assert gb.engine.driver == "psycopg"
     except ModuleNotFoundError as error:  # SQLAlchemy < 2.1 wants psycopg2, which we do not install
-        pytest.fail(f"SQLAlchemy {sqlalchemy.__version__} reads postgresql:// as psycopg2 ({error}): "
-                    "write postgresql+psycopg:// (README: Gradebook on PostgreSQL)")
+        pytest.fail(f"SQLAlchemy {sqlalchemy.__version__} reads postgresql:// as psycopg2 ({error}): the "
+                    "postgres extra asks for SQLAlchemy>=2.1 (README: Gradebook on PostgreSQL)")
 
 
 def test_the_grades_csv_exports_from_postgresql_as_from_sqlite(postgres_url, tmp_path):
