@@ -7,6 +7,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/harness.py
+pytest_plugins = ["postgres_server"]  # the fixture postgres_url: a real PostgreSQL (tests/postgres_server.py)
 
 
 @pytest.fixture(scope="session")
