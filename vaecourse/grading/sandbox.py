@@ -527,7 +527,8 @@ def configure_nbgrader(config, isolation: Isolation, *, workdir: str | None = No
     from nbgrader.preprocessors import Execute
 
     SandboxedExecute = sandboxed_execute_class()
-    current = config.Autograde.get("autograde_preprocessors") or Autograde.autograde_preprocessors.default_value
+    current = (config.Autograde.get("autograde_preprocessors")
+               or Autograde.class_traits()["autograde_preprocessors"].default())
     config.Autograde.autograde_preprocessors = [SandboxedExecute if p is Execute else p for p in current]
     km = config.SandboxedKernelManager
     km.bwrap = isolation.bwrap

@@ -1,0 +1,371 @@
+"""The grading sandbox (vaecourse/grading/sandbox.py): real kernels in bwrap, real attacks, no mocks.
+
+Each attack a hostile student made (issue 13) is tried from inside a kernel started by
+SandboxedKernelManager, and must fail without harming the grader. Without bwrap these tests
+skip, unless VAE_COURSE_REQUIRE_SANDBOX is set (CI sets it and installs bubblewrap): then a
+missing sandbox fails them.
+"""
+import asyncio
+import os
+import shutil
+import socket
+import time
+import uuid
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+from nbclient import NotebookClient
+from traitlets.config import Config
+
+from vaecourse.grading import sandbox
+from vaecourse.grading.sandbox import Isolation, Limits, SandboxedKernelManager, configure_nbgrader, probe
+
+ROOT = Path(__file__).resolve().parents[1]
+KERNEL_START_S = 120
+
+
+@pytest.fixture(scope="module")
+def isolation() -> Isolation:
+    found = probe()
+    if not found.available:
+        if os.environ.get("VAE_COURSE_REQUIRE_SANDBOX"):
+            pytest.fail(f"VAE_COURSE_REQUIRE_SANDBOX is set but there is no sandbox: {found.describe()}")
+        pytest.skip(f"no sandbox on this machine ({found.describe()}); "
+                    f"run .ci/install-sandbox, or set VAE_COURSE_REQUIRE_SANDBOX=1 to make this a failure")
+    return found
+
+
+@pytest.fixture()
+def layout(tmp_path):
+    """A job folder (the kernel's, writable), a course folder beside it with secrets, a data folder."""
+    job = tmp_path / "job" / "student" / "01_mnist"
+    course = tmp_path / "course"
+    data = tmp_path / "data"
+    for d in (job, course / "solutions", data):
+        d.mkdir(parents=True)
+    (course / "gradebook.db").write_text("SECRET-GRADEBOOK")
+    (course / "solutions" / "01_mnist.ipynb").write_text("SECRET-SOLUTION")
+    (tmp_path / "job" / "other_student.txt").write_text("another job's file")
+    (data / "digits.txt").write_text("0123456789")
+    return {"job": job, "course": course, "data": data, "tmp": tmp_path}
+
+
+def manager(isolation: Isolation, layout, **overrides) -> SandboxedKernelManager:
+    config = Config()
+    configure_nbgrader(config, isolation, data_dir=layout["data"])
+    km = SandboxedKernelManager(kernel_name="python3", config=config)
+    for key, value in overrides.items():
+        setattr(km, key, value)
+    return km
+
+
+def run_cells(km: SandboxedKernelManager, cwd: Path, cells: list[str], timeout: float = 60) -> list[dict]:
+    """Run each code cell in a fresh sandboxed kernel; per cell: stdout text and error name."""
+
+    async def go():
+        await km.start_kernel(cwd=str(cwd))
+        kc = km.client()
+        kc.start_channels()
+        results = []
+        try:
+            await kc.wait_for_ready(timeout=KERNEL_START_S)
+            for code in cells:
+                out = {"stdout": "", "error": None, "evalue": None}
+
+                def hook(msg, out=out):
+                    if msg["msg_type"] == "stream":
+                        out["stdout"] += msg["content"]["text"]
+                    elif msg["msg_type"] == "error":
+                        out["error"], out["evalue"] = msg["content"]["ename"], msg["content"]["evalue"]
+
+                await kc.execute_interactive(code, timeout=timeout, output_hook=hook)
+                results.append(out)
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel(now=False)
+        return results
+
+    return asyncio.run(go())
+
+
+# ---------------------------------------------------------------- unit tests (no kernel)
+
+def test_describe_says_what_is_isolated():
+    full = Isolation(bwrap="/usr/bin/bwrap", namespaces=("mount", "user", "pid", "net", "ipc", "uts"),
+                     limits=Limits(memory=4 * sandbox.GiB, file_size=100_000_000, processes=64,
+                                   tmp_size=256 * sandbox.MiB), process_cap=True)
+    assert full.available
+    assert full.describe() == (
+        "bubblewrap: own user/PID/network/IPC/UTS namespaces, read-only system, no network, "
+        "private /tmp (256 MiB), memory cap 4 GiB per process, file cap 100 MB, process cap 64")
+    no_cap = Isolation(bwrap="/usr/bin/bwrap", namespaces=("mount", "pid", "net", "ipc"), limits=Limits())
+    text = no_cap.describe()
+    assert text.startswith("bubblewrap: own PID/network/IPC namespaces, root without capabilities")
+    assert "no process cap" in text and "memory cap 6 GiB per process" in text
+    assert Isolation.none("--no-sandbox").describe() == (
+        "no sandbox (--no-sandbox): student code can read and write everything the grader can")
+    missing_net = Isolation(bwrap="/usr/bin/bwrap", namespaces=("mount", "pid", "ipc"), reason="no net")
+    assert not missing_net.available and missing_net.describe().startswith("no sandbox (no net)")
+
+
+def test_probe_without_bwrap(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    found = probe()
+    assert not found.available
+    assert found.describe() == ("no sandbox (bwrap not installed: apt-get install bubblewrap): "
+                                "student code can read and write everything the grader can")
+    broken = probe(bwrap="/nonexistent/bwrap")
+    assert not broken.available and broken.describe().startswith("no sandbox (bwrap does not run")
+
+
+def test_bwrap_command_shows_only_what_it_must(tmp_path):
+    iso = Isolation(bwrap="bwrap", namespaces=("mount", "user", "pid", "net", "ipc", "uts"), limits=Limits())
+    cmd = sandbox.bwrap_command(iso, ["python", "-c", "pass"], writable=[str(tmp_path)], cwd=str(tmp_path),
+                                read_only=["/data"], env={"VAE_COURSE_QUICK": "1"})
+    joined = " ".join(cmd)
+    for flag in ("--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-user", "--disable-userns",
+                 "--die-with-parent", "--new-session", "--clearenv", "--cap-drop ALL"):
+        assert flag in joined
+    assert ["--unsetenv", "JPY_PARENT_PID"] == cmd[cmd.index("--unsetenv"):cmd.index("--unsetenv") + 2]
+    assert "--ro-bind / /" not in joined and "--bind / /" not in joined
+    assert ["--bind", str(tmp_path.resolve()), str(tmp_path.resolve())] == \
+        cmd[cmd.index("--bind"):cmd.index("--bind") + 3]
+    assert ["--setenv", "VAE_COURSE_QUICK", "1"] == \
+        cmd[cmd.index("VAE_COURSE_QUICK") - 1:cmd.index("VAE_COURSE_QUICK") + 2]
+    assert cmd[-4:] == ["--", "python", "-c", "pass"]
+    with pytest.raises(RuntimeError, match="no sandbox"):
+        sandbox.bwrap_command(Isolation.none("test"), ["true"], writable=[], cwd="/")
+
+
+def test_probe_finds_the_sandbox(isolation):
+    assert isolation.available
+    assert {"mount", "pid", "net", "ipc"} <= set(isolation.namespaces)
+    assert isolation.describe().startswith("bubblewrap: own ")
+
+
+# ---------------------------------------------------------------- attacks from a real kernel
+
+@pytest.mark.slow
+def test_files_outside_the_view_are_invisible(isolation, layout):
+    course = layout["course"]
+    code = f"""
+import os
+for p in [{str(course / 'gradebook.db')!r}, {str(course / 'solutions' / '01_mnist.ipynb')!r},
+          {str(layout['tmp'] / 'job' / 'other_student.txt')!r}, {str(ROOT / 'solutions')!r}, '/root/.bashrc',
+          '/etc/shadow', '/etc/passwd']:
+    try:
+        open(p).read()
+        print('READ', p)
+    except OSError as e:
+        print('blocked', type(e).__name__)
+print('data', open({str(layout['data'] / 'digits.txt')!r}).read())
+print('caps', [l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff')][0])
+print('procs', sorted(int(p) for p in os.listdir('/proc') if p.isdigit())[:3])
+"""
+    [out] = run_cells(manager(isolation, layout), layout["job"], [code])
+    assert out["error"] is None, out
+    assert "READ" not in out["stdout"] and out["stdout"].count("blocked") == 7
+    assert "data 0123456789" in out["stdout"]
+    assert "caps 0000000000000000" in out["stdout"]
+    assert "procs [1, 2" in out["stdout"]  # its own PID namespace: bwrap's init and the kernel
+
+
+@pytest.mark.slow
+def test_workdir_is_writable_and_tmp_is_private(isolation, layout):
+    host_tmp = Path("/tmp") / f"vaecourse-host-{uuid.uuid4().hex}"
+    host_tmp.write_text("host")
+    marker = f"vaecourse-kernel-{uuid.uuid4().hex}"
+    try:
+        [out] = run_cells(manager(isolation, layout), layout["job"], [f"""
+import os
+open('answer.txt', 'w').write('42')
+open('/tmp/{marker}', 'w').write('x')
+print('host tmp visible', os.path.exists({str(host_tmp)!r}))
+try:
+    open({str(layout['data'] / 'new.txt')!r}, 'w').write('x')
+    print('DATA WRITABLE')
+except OSError as e:
+    print('data read-only', e.errno)
+"""])
+        assert out["error"] is None, out
+        assert (layout["job"] / "answer.txt").read_text() == "42"
+        assert not (Path("/tmp") / marker).exists()
+        assert "host tmp visible False" in out["stdout"]
+        assert "data read-only 30" in out["stdout"]  # EROFS
+        assert not (layout["data"] / "new.txt").exists()
+        # the sockets' folder went with the kernel
+        assert [p.name for p in layout["job"].iterdir()] == ["answer.txt"]
+    finally:
+        host_tmp.unlink()
+
+
+@pytest.mark.slow
+def test_no_network(isolation, layout):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    try:
+        [out] = run_cells(manager(isolation, layout), layout["job"], [f"""
+import socket
+s = socket.socket()
+s.settimeout(3)
+try:
+    s.connect(('127.0.0.1', {port}))
+    print('CONNECTED')
+except OSError as e:
+    print('refused', type(e).__name__)
+try:
+    socket.create_connection(('pypi.org', 443), timeout=3)
+    print('INTERNET')
+except OSError as e:
+    print('no internet', type(e).__name__)
+"""])
+        assert out["error"] is None, out
+        assert "refused" in out["stdout"] and "no internet" in out["stdout"]
+        with pytest.raises(socket.timeout):
+            listener.accept()
+    finally:
+        listener.close()
+
+
+def _processes_with(token: str) -> list:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if any(token in part for part in (proc.info["cmdline"] or [])):
+            found.append(proc)
+    return found
+
+
+@pytest.mark.slow
+def test_background_process_does_not_outlive_the_kernel(isolation, layout):
+    token = f"300.{uuid.uuid4().int % 10**8}"  # a sleep duration nothing else uses
+    [out] = run_cells(manager(isolation, layout), layout["job"], [f"""
+import os, subprocess
+p = subprocess.Popen(['sleep', '{token}'], start_new_session=True)
+if os.fork() == 0:  # the classic daemon: fork, setsid, fork, parent exits
+    os.setsid()
+    if os.fork() == 0:
+        os.execvp('sleep', ['sleep', '{token}1'])
+    os._exit(0)
+print('started', p.pid)
+"""])
+    assert out["error"] is None and "started" in out["stdout"], out
+    deadline = time.time() + 10
+    while _processes_with(token) and time.time() < deadline:
+        time.sleep(0.2)
+    assert _processes_with(token) == []
+
+
+@pytest.mark.slow
+def test_killing_parent_or_init_does_not_reach_the_grader(isolation, layout):
+    me = os.getpid()
+    [first, second] = run_cells(manager(isolation, layout), layout["job"], [f"""
+import os, signal
+print('ppid', os.getppid())
+for pid in (os.getppid(), 1, {me}, {os.getppid()}):
+    try:
+        os.kill(pid, signal.SIGKILL)
+        print('sent', pid)
+    except OSError as e:
+        print('failed', pid, type(e).__name__)
+""", "print('still here')"])
+    assert psutil.pid_exists(me) and psutil.Process(os.getppid()).is_running()
+    assert "ppid 1" in first["stdout"]  # the kernel's parent is the namespace's init
+    # signals to init from inside its namespace are dropped; host pids do not exist there
+    assert "still here" in second["stdout"]
+
+
+@pytest.mark.slow
+def test_memory_cap(isolation, layout):
+    [out] = run_cells(manager(isolation, layout), layout["job"], ["""
+try:
+    block = bytearray(8 << 30)
+    print('ALLOCATED', len(block))
+except MemoryError:
+    print('MemoryError')
+"""])
+    assert out["stdout"].strip() == "MemoryError", out
+
+
+@pytest.mark.slow
+def test_file_size_cap(isolation, layout):
+    [out] = run_cells(manager(isolation, layout), layout["job"], ["""
+chunk = b'x' * (1 << 20)
+try:
+    with open('big.bin', 'wb') as f:
+        for _ in range(200):
+            f.write(chunk)
+    print('WROTE 200 MB')
+except OSError as e:
+    print('OSError', e.errno, e.strerror)
+"""])
+    assert "OSError 27 File too large" in out["stdout"], out
+    assert (layout["job"] / "big.bin").stat().st_size <= sandbox.DEFAULT_FILE_SIZE
+
+
+@pytest.mark.slow
+def test_torch_runs(isolation, layout):
+    [out] = run_cells(manager(isolation, layout), layout["job"], [
+        "import torch; print(float(torch.ones(3).sum()))\n"
+        "import torch.nn as nn; y = nn.Conv2d(1, 4, 3)(torch.randn(8, 1, 28, 28)); y.sum().backward()\n"
+        "import matplotlib.pyplot as plt; plt.plot([1, 2]); print('ok', tuple(y.shape))\n"
+        "print('vm', [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmPeak')][0])"])
+    assert out["error"] is None, out
+    assert "3.0" in out["stdout"] and "ok (8, 4, 26, 26)" in out["stdout"]
+
+
+def _notebook(*sources: str):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+@pytest.mark.slow
+def test_cell_timeout_interrupts_and_the_kernel_survives(isolation, layout):
+    config = Config()
+    configure_nbgrader(config, isolation, data_dir=layout["data"])
+    nb = _notebook("x = 41", "while True:\n    pass", "print(x + 1)")
+    client = NotebookClient(nb, config=config, kernel_manager_class=SandboxedKernelManager, timeout=5,
+                            interrupt_on_timeout=True, allow_errors=True, startup_timeout=KERNEL_START_S,
+                            resources={"metadata": {"path": str(layout["job"])}})
+    start = time.time()
+    client.execute()
+    loop_outputs = nb.cells[1].outputs
+    assert any(o.output_type == "error" and o.ename == "KeyboardInterrupt" for o in loop_outputs), loop_outputs
+    assert nb.cells[2].outputs[0].text == "42\n"
+    assert time.time() - start < 60
+
+
+@pytest.mark.slow
+def test_nbgrader_execute_runs_in_the_sandbox(isolation, layout):
+    from nbgrader.preprocessors import Execute
+
+    config = Config()
+    config.Execute.timeout = 60
+    described = configure_nbgrader(config, isolation, data_dir=layout["data"], env={"VAE_COURSE_QUICK": "1"})
+    assert described == isolation.describe()
+    classes = config.Autograde.autograde_preprocessors
+    assert Execute not in classes
+    [execute_class] = [c for c in classes if issubclass(c, Execute)]
+    # why the preprocessor is replaced: nbgrader's own Execute ignores a configured manager
+    assert Execute(config=config).kernel_manager_class is not SandboxedKernelManager
+    ep = execute_class(config=config)
+    assert ep.kernel_manager_class is SandboxedKernelManager and ep.timeout == 60
+    nb = _notebook("import os; print(os.environ['VAE_COURSE_DATA'], os.environ['VAE_COURSE_QUICK'])",
+                   f"print(os.listdir(os.environ['VAE_COURSE_DATA']), os.path.exists({str(layout['course'])!r}))")
+    nb, _ = ep.preprocess(nb, {"metadata": {"path": str(layout["job"])}})
+    assert nb.cells[0].outputs[0].text == f"{layout['data']} 1\n"
+    assert nb.cells[1].outputs[0].text == "['digits.txt'] False\n"
+
+
+def test_configure_without_sandbox_changes_nothing():
+    config = Config()
+    text = configure_nbgrader(config, Isolation.none("--no-sandbox"), data_dir="/data")
+    assert text.startswith("no sandbox (--no-sandbox)")
+    assert "autograde_preprocessors" not in config.Autograde
+    assert "SandboxedKernelManager" not in config
