@@ -435,6 +435,9 @@ class SandboxedKernelManager(AsyncKernelManager):
                             read_only=list(self.read_only), env=env)
         kw["env"] = {"PATH": os.environ.get("PATH", os.defpath)}  # bwrap's own; the kernel's is set by --setenv
         kw["preexec_fn"] = self.limits.apply
+        # Without JPY_PARENT_PID, ipykernel prints an 8-line "--existing" banner on its stdout
+        # (the grader's log). Student output reaches the notebook over ZMQ, not this stream.
+        kw.setdefault("stdout", subprocess.DEVNULL)
         self._kernel_proc = None
         self.log.debug("sandboxed kernel: %s", " ".join(cmd))
         return cmd, kw
