@@ -9,6 +9,7 @@ import asyncio
 import os
 import shutil
 import socket
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -233,9 +234,11 @@ except OSError as e:
 
 
 def _processes_with(token: str) -> list:
+    """Live `sleep <token...>` processes, anywhere on the machine."""
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        if any(token in part for part in (proc.info["cmdline"] or [])):
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        cmd = proc.info["cmdline"] or []
+        if cmd[:1] == ["sleep"] and any(token in part for part in cmd) and proc.info["status"] != psutil.STATUS_ZOMBIE:
             found.append(proc)
     return found
 
@@ -243,7 +246,7 @@ def _processes_with(token: str) -> list:
 @pytest.mark.slow
 def test_background_process_does_not_outlive_the_kernel(isolation, layout):
     token = f"300.{uuid.uuid4().int % 10**8}"  # a sleep duration nothing else uses
-    [out] = run_cells(manager(isolation, layout), layout["job"], [f"""
+    [out, running] = run_cells(manager(isolation, layout), layout["job"], [f"""
 import os, subprocess
 p = subprocess.Popen(['sleep', '{token}'], start_new_session=True)
 if os.fork() == 0:  # the classic daemon: fork, setsid, fork, parent exits
@@ -252,12 +255,79 @@ if os.fork() == 0:  # the classic daemon: fork, setsid, fork, parent exits
         os.execvp('sleep', ['sleep', '{token}1'])
     os._exit(0)
 print('started', p.pid)
+""", f"""
+import time
+time.sleep(1)
+print('running', sum('{token}' in open(f'/proc/{{p}}/cmdline').read() for p in os.listdir('/proc') if p.isdigit()))
 """])
     assert out["error"] is None and "started" in out["stdout"], out
+    assert running["stdout"] == "running 2\n", running  # both sleeps ran until the kernel went
     deadline = time.time() + 10
     while _processes_with(token) and time.time() < deadline:
         time.sleep(0.2)
     assert _processes_with(token) == []
+
+
+GRADER_SCRIPT = """
+import asyncio, sys
+from vaecourse.grading.sandbox import SandboxedKernelManager
+
+async def main():
+    km = SandboxedKernelManager(kernel_name="python3")
+    await km.start_kernel(cwd=sys.argv[1])
+    kc = km.client()
+    kc.start_channels()
+    await kc.wait_for_ready(timeout=120)
+    code = "import subprocess; subprocess.Popen(['sleep', '%s'], start_new_session=True)" % sys.argv[2]
+    await kc.execute_interactive(code, timeout=60, output_hook=lambda msg: None)
+    print("ready", flush=True)
+    await asyncio.sleep(300)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.slow
+def test_nothing_outlives_a_killed_grader(isolation, layout):
+    """kill -9 of the grading job takes its kernel and the kernel's setsid children with it."""
+    import subprocess
+    import sys
+
+    token = f"300.{uuid.uuid4().int % 10**8}"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    grader = subprocess.Popen([sys.executable, "-c", GRADER_SCRIPT, str(layout["job"]), token],
+                              stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert grader.stdout.readline().strip() == "ready"
+        assert len(_processes_with(token)) == 1
+        kernel_tree = psutil.Process(grader.pid).children(recursive=True)
+        assert kernel_tree
+    finally:
+        grader.kill()
+        grader.wait()
+    deadline = time.time() + 10
+    while (_processes_with(token) or any(p.is_running() for p in kernel_tree)) and time.time() < deadline:
+        time.sleep(0.2)
+    assert _processes_with(token) == []
+    assert [p for p in kernel_tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []
+
+
+@pytest.mark.slow
+def test_sockets_folder_in_workdir_or_short_temp(isolation, tmp_path):
+    """The ZMQ sockets live in the working folder when its path is short enough, else in a
+    private folder under the system temp dir (a unix socket path holds at most 107 bytes)."""
+    short = Path(tempfile.mkdtemp(prefix="vk-", dir="/tmp"))
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    try:
+        for work, inside in ((short, True), (deep, False)):
+            km = SandboxedKernelManager(kernel_name="python3", namespaces=list(isolation.namespaces))
+            [out] = run_cells(km, work, ["import os; print(os.getcwd())"])
+            assert out["stdout"] == f"{work}\n"
+            assert km.connection_file.startswith(str(work) + "/") == inside, km.connection_file
+            assert not os.path.exists(os.path.dirname(km.connection_file))  # removed at shutdown
+    finally:
+        shutil.rmtree(short)
 
 
 @pytest.mark.slow
@@ -342,8 +412,11 @@ def test_cell_timeout_interrupts_and_the_kernel_survives(isolation, layout):
 
 
 @pytest.mark.slow
-def test_nbgrader_execute_runs_in_the_sandbox(isolation, layout):
+def test_nbgrader_execute_runs_in_the_sandbox(isolation, layout, monkeypatch):
     from nbgrader.preprocessors import Execute
+
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")  # as nbgrader's autograde sets it
+    monkeypatch.setenv("VAE_COURSE_SECRET_TOKEN", "not for students")
 
     config = Config()
     config.Execute.timeout = 60
@@ -356,10 +429,11 @@ def test_nbgrader_execute_runs_in_the_sandbox(isolation, layout):
     assert Execute(config=config).kernel_manager_class is not SandboxedKernelManager
     ep = execute_class(config=config)
     assert ep.kernel_manager_class is SandboxedKernelManager and ep.timeout == 60
-    nb = _notebook("import os; print(os.environ['VAE_COURSE_DATA'], os.environ['VAE_COURSE_QUICK'])",
+    nb = _notebook("import os; print(os.environ['VAE_COURSE_DATA'], os.environ['VAE_COURSE_QUICK'], "
+                   "os.environ['NBGRADER_EXECUTION'], 'VAE_COURSE_SECRET_TOKEN' in os.environ)",
                    f"print(os.listdir(os.environ['VAE_COURSE_DATA']), os.path.exists({str(layout['course'])!r}))")
     nb, _ = ep.preprocess(nb, {"metadata": {"path": str(layout["job"])}})
-    assert nb.cells[0].outputs[0].text == f"{layout['data']} 1\n"
+    assert nb.cells[0].outputs[0].text == f"{layout['data']} 1 autograde False\n"
     assert nb.cells[1].outputs[0].text == "['digits.txt'] False\n"
 
 

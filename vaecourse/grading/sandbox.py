@@ -59,6 +59,7 @@ INSTALL_HINT = "apt-get install bubblewrap"
 # else is dropped (tokens, paths to the course, JPY_PARENT_PID).
 DEFAULT_PASS_ENV = (
     "NBGRADER_EXECUTION",
+    "NBGRADER_VALIDATING",
     "VAE_COURSE_DATA",
     "VAE_COURSE_QUICK",
     "VAE_COURSE_CHECKPOINTS",
