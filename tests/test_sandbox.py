@@ -96,11 +96,11 @@ def run_cells(km: SandboxedKernelManager, cwd: Path, cells: list[str], timeout: 
 def test_describe_says_what_is_isolated():
     full = Isolation(bwrap="/usr/bin/bwrap", namespaces=("mount", "user", "pid", "net", "ipc", "uts"),
                      limits=Limits(memory=4 * sandbox.GiB, file_size=100_000_000, processes=64,
-                                   tmp_size=256 * sandbox.MiB), process_cap=True)
+                                   tmp_size=256 * sandbox.MiB), process_cap="pids cgroup")
     assert full.available
     assert full.describe() == (
         "bubblewrap: own user/PID/network/IPC/UTS namespaces, read-only system, no network, "
-        "private /tmp (256 MiB), memory cap 4 GiB per process, file cap 100 MB, process cap 64")
+        "private /tmp (256 MiB), memory cap 4 GiB per process, file cap 100 MB, process cap 64 (pids cgroup)")
     no_cap = Isolation(bwrap="/usr/bin/bwrap", namespaces=("mount", "pid", "net", "ipc"), limits=Limits())
     text = no_cap.describe()
     assert text.startswith("bubblewrap: own PID/network/IPC namespaces, root without capabilities")
@@ -359,6 +359,36 @@ except MemoryError:
     print('MemoryError')
 """])
     assert out["stdout"].strip() == "MemoryError", out
+
+
+@pytest.mark.slow
+def test_process_cap(isolation, layout):
+    """A fork bomb stops at the cap (a pids cgroup when the grader is root), and the cgroup goes."""
+    if not isolation.process_cap:
+        pytest.skip(f"no process cap on this machine: {isolation.describe()}")
+    parent = sandbox.PidsCgroup.parent() if isolation.process_cap == "pids cgroup" else None
+    before = set(Path(parent).glob("vaecourse-sandbox-*")) if parent else set()
+    [out] = run_cells(manager(isolation, layout, process_limit=64), layout["job"], ["""
+import os, signal, time
+children = []
+try:
+    for _ in range(200):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        children.append(pid)
+    print('FORKED', len(children))
+except OSError as e:
+    print('capped after', len(children), type(e).__name__)
+for pid in children:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+"""])
+    assert out["stdout"].startswith("capped after"), out
+    assert int(out["stdout"].split()[2]) < 64
+    if parent:
+        assert set(Path(parent).glob("vaecourse-sandbox-*")) == before
 
 
 @pytest.mark.slow

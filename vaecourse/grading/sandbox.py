@@ -13,16 +13,19 @@ This module is the one home of kernel isolation:
   notebook's) and a private size-capped /tmp. The kernel talks ZMQ over unix sockets
   (transport "ipc") in a private folder bound into the sandbox, so it has no network at all.
   Limits are rlimits set before bwrap starts (inherited by everything in the sandbox):
-  RLIMIT_AS (memory), RLIMIT_FSIZE (file size), RLIMIT_NPROC (processes; see `probe`).
+  RLIMIT_AS (memory), RLIMIT_FSIZE (file size), RLIMIT_NPROC (processes), plus a pids
+  cgroup where RLIMIT_NPROC cannot bind (see below).
 * `configure_nbgrader(config, isolation, ...)` makes nbgrader's autograde use that manager.
 
-Why rlimits and not cgroups: a cgroup needs a writable cgroup tree, which CI containers
-rarely give; rlimits need nothing. RLIMIT_AS caps each process's address space (torch maps
-about 3.7 GB of virtual memory just to import, see DEFAULT_MEMORY), not the sandbox's total.
-RLIMIT_NPROC does not bind when the grader runs as root: the sandbox's user maps to host
-root, and Linux exempts root's own uid from the process count. `probe()` measures this and
-`describe()` says so ("no process cap") rather than claim a cap that is not there; the PID
-namespace still guarantees that no process outlives the kernel.
+Why rlimits and not cgroups for memory: a cgroup needs a writable cgroup tree, which CI
+containers rarely give; rlimits need nothing. RLIMIT_AS caps each process's address space
+(torch maps about 3.7 GB of virtual memory just to import, see DEFAULT_MEMORY), not the
+sandbox's total. RLIMIT_NPROC does not bind when the grader runs as root: the sandbox's user
+maps to host root, and Linux exempts root's uid from the process count. So `probe()` forks
+past a small cap to see whether RLIMIT_NPROC binds; if not, whether a pids cgroup (v1 or v2)
+can be made and binds; and `describe()` says which, or "no process cap" rather than claim
+one that is not there. The PID namespace guarantees in any case that no process outlives
+the kernel.
 """
 from __future__ import annotations
 
@@ -116,7 +119,7 @@ class Isolation:
     bwrap: str | None  # path of the bwrap binary; None: no sandbox
     namespaces: tuple[str, ...] = ()  # those that worked: mount, user, pid, net, ipc, uts
     limits: Limits | None = None  # the limits the sandbox applies
-    process_cap: bool = False  # whether RLIMIT_NPROC really binds inside the sandbox (probed)
+    process_cap: str = ""  # what caps the sandbox's processes (probed): "pids cgroup", "RLIMIT_NPROC" or ""
     reason: str = ""  # why there is no sandbox, or what is missing
 
     @classmethod
@@ -146,9 +149,10 @@ class Isolation:
             if lim.file_size:
                 parts.append(f"file cap {_size(lim.file_size)}")
             if lim.processes and self.process_cap:
-                parts.append(f"process cap {lim.processes}")
+                parts.append(f"process cap {lim.processes} ({self.process_cap})")
             elif lim.processes:
-                parts.append("no process cap (RLIMIT_NPROC does not bind a sandbox that maps to root)")
+                parts.append("no process cap (RLIMIT_NPROC does not bind a sandbox that maps to root, "
+                             "no writable pids cgroup)")
         else:
             parts.append("private /tmp")
         return ", ".join(parts)
@@ -362,7 +366,113 @@ def probe(limits: Limits | None = None, bwrap: str | None = None) -> Isolation:
     problems = [w.split(":")[0] for w in sorted(words) if w.endswith("unbounded") and not w.startswith("nproc")]
     if problems:
         return Isolation.none(f"rlimits do not bind in the sandbox ({', '.join(problems)})")
-    return dataclasses.replace(found, process_cap="nproc:capped" in words)
+    if "nproc:capped" in words:
+        return dataclasses.replace(found, process_cap="RLIMIT_NPROC")
+    # RLIMIT_NPROC does not bind (root): try a pids cgroup, with the same fork test.
+    try:
+        group = PidsCgroup.create(8)
+    except OSError:
+        return found
+    try:
+        with tempfile.TemporaryDirectory(prefix="vaecourse-probe-") as work:
+            cmd = bwrap_command(tried, [kernel_python(), "-I", "-c", _PROBE_SCRIPT, str(MiB), "8"],
+                                writable=[work], cwd=work)
+
+            def enter():
+                test_limits.apply()
+                group.enter()
+
+            run = _run(cmd, preexec=enter, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return found
+    finally:
+        group.remove()
+    if run.returncode == 0 and "nproc:capped" in run.stdout.split():
+        return dataclasses.replace(found, process_cap="pids cgroup")
+    return found
+
+
+# ---------------------------------------------------------------- the process cap
+
+class PidsCgroup:
+    """A child of this process's pids cgroup (v1 or v2) whose pids.max caps the sandbox.
+
+    RLIMIT_NPROC does not bind processes whose uid is host root (the sandbox's user maps
+    to the grader's, root on the grading machine), so where the cgroup tree is writable (root
+    on most machines, not in most containers) the sandbox's tasks, threads included, are
+    counted in a cgroup of their own. bwrap is moved into it between fork and exec, so
+    everything in the sandbox is born inside; nothing in the sandbox can leave it (no
+    cgroupfs is mounted there and it has no capabilities).
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+
+    @staticmethod
+    def parent() -> str | None:
+        """Where this process's pids cgroup is, as a folder, or None."""
+        own: dict[str, str] = {}
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                _, controllers, path = line.rstrip("\n").split(":", 2)
+                for c in controllers.split(","):
+                    own[c] = path
+        v2 = None
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                sep = fields.index("-")
+                root, mount, fstype, opts = fields[3], fields[4], fields[sep + 1], fields[sep + 3]
+                path = own.get("pids" if fstype == "cgroup" else "", "/")
+                if root != "/" and path.startswith(root):
+                    path = path[len(root):]
+                folder = os.path.join(mount, path.lstrip("/"))
+                if fstype == "cgroup" and "pids" in opts.split(","):
+                    return folder
+                if fstype == "cgroup2" and "" in own:
+                    v2 = folder
+        if v2 and os.path.exists(os.path.join(v2, "cgroup.subtree_control")):
+            with open(os.path.join(v2, "cgroup.subtree_control")) as f:
+                if "pids" in f.read().split():
+                    return v2
+        return None
+
+    @classmethod
+    def create(cls, limit: int) -> "PidsCgroup":
+        """A new cgroup with pids.max = limit; OSError when there is no writable pids cgroup."""
+        parent = cls.parent()
+        if parent is None:
+            raise FileNotFoundError("no pids cgroup controller")
+        path = os.path.join(parent, f"vaecourse-sandbox-{uuid.uuid4().hex[:12]}")
+        os.mkdir(path)
+        try:
+            with open(os.path.join(path, "pids.max"), "w") as f:
+                f.write(str(limit))
+        except OSError:
+            os.rmdir(path)
+            raise
+        return cls(path)
+
+    def enter(self) -> None:
+        """Move this process into the cgroup (as a preexec_fn: bwrap, before it runs)."""
+        with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+
+    def remove(self, wait: float = 2.0) -> bool:
+        """Remove the cgroup once its processes are gone (a PID namespace dies quickly)."""
+        import time
+
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                os.rmdir(self.path)
+                return True
+            except FileNotFoundError:
+                return True
+            except OSError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.05)
 
 
 # ---------------------------------------------------------------- the kernel manager
@@ -391,12 +501,15 @@ class SandboxedKernelManager(AsyncKernelManager):
     file_size_limit = Integer(DEFAULT_FILE_SIZE, config=True, help="RLIMIT_FSIZE in bytes (0: none)")
     process_limit = Integer(DEFAULT_PROCESSES, config=True, help="RLIMIT_NPROC (0: none)")
     tmp_size = Integer(DEFAULT_TMP_SIZE, config=True, help="size of the private /tmp in bytes")
+    pids_cgroup = Bool(False, config=True,
+                       help="cap the sandbox's tasks with a pids cgroup (probe() says whether it works)")
     ipc_in_workdir = Bool(True, config=True,
                           help="put the sockets in a hidden folder of the working folder when the "
                                "path is short enough for a unix socket (else a private temp folder)")
 
     _ipc_dir: str | None = None
     _kernel_proc = None  # psutil.Process of the kernel inside the sandbox, once found
+    _cgroup: PidsCgroup | None = None
 
     @property
     def limits(self) -> Limits:
@@ -440,7 +553,19 @@ class SandboxedKernelManager(AsyncKernelManager):
         cmd = bwrap_command(isolation, kernel_cmd, writable=writable, cwd=cwd,
                             read_only=list(self.read_only), env=env)
         kw["env"] = {"PATH": os.environ.get("PATH", os.defpath)}  # bwrap's own; the kernel's is set by --setenv
-        kw["preexec_fn"] = self.limits.apply
+        limits = self.limits
+        if self.pids_cgroup and limits.processes:
+            if self._cgroup is None:
+                self._cgroup = PidsCgroup.create(limits.processes)
+            group = self._cgroup
+
+            def preexec():
+                limits.apply()
+                group.enter()
+
+            kw["preexec_fn"] = preexec
+        else:
+            kw["preexec_fn"] = limits.apply
         # Without JPY_PARENT_PID, ipykernel prints an 8-line "--existing" banner on its stdout
         # (the grader's log). Student output reaches the notebook over ZMQ, not this stream.
         kw.setdefault("stdout", subprocess.DEVNULL)
@@ -496,6 +621,10 @@ class SandboxedKernelManager(AsyncKernelManager):
         if not restart and self._ipc_dir:
             shutil.rmtree(self._ipc_dir, ignore_errors=True)
             self._ipc_dir = None
+        if not restart and self._cgroup is not None:
+            if not self._cgroup.remove():
+                self.log.warning("sandbox cgroup %s still has processes; left in place", self._cgroup.path)
+            self._cgroup = None
 
     cleanup_resources = _async_cleanup_resources
 
@@ -546,6 +675,7 @@ def configure_nbgrader(config, isolation: Isolation, *, workdir: str | None = No
     km.memory_limit = limits.memory
     km.file_size_limit = limits.file_size
     km.process_limit = limits.processes
+    km.pids_cgroup = isolation.process_cap == "pids cgroup"
     km.tmp_size = limits.tmp_size
     if workdir is not None:
         km.workdir = os.path.abspath(workdir)
