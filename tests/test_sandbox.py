@@ -161,13 +161,18 @@ for p in [{str(course / 'gradebook.db')!r}, {str(course / 'solutions' / '01_mnis
         print('READ', p)
     except OSError as e:
         print('blocked', type(e).__name__)
+try:
+    import vaecourse.reference  # the course package (reference solutions) is not in the view
+    print('IMPORTED vaecourse')
+except ImportError:
+    print('blocked', 'ImportError')
 print('data', open({str(layout['data'] / 'digits.txt')!r}).read())
 print('caps', [l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff')][0])
 print('procs', sorted(int(p) for p in os.listdir('/proc') if p.isdigit())[:3])
 """
     [out] = run_cells(manager(isolation, layout), layout["job"], [code])
     assert out["error"] is None, out
-    assert "READ" not in out["stdout"] and out["stdout"].count("blocked") == 7
+    assert "READ" not in out["stdout"] and out["stdout"].count("blocked") == 8
     assert "data 0123456789" in out["stdout"]
     assert "caps 0000000000000000" in out["stdout"]
     assert "procs [1, 2" in out["stdout"]  # its own PID namespace: bwrap's init and the kernel
