@@ -194,12 +194,25 @@ try:
     print('DATA WRITABLE')
 except OSError as e:
     print('data read-only', e.errno)
+for folder in ['/', '/root', '/usr', '/work']:
+    try:
+        open(os.path.join(folder, 'planted.txt'), 'w').write('x')
+        print('WROTE', folder)
+    except OSError as e:
+        print('read-only', e.errno)
+# the job's parent folders are under /tmp here: writable, but in the private /tmp only
+for folder in [{str(layout['tmp'])!r}, {str(layout['tmp'] / 'job')!r}]:
+    open(os.path.join(folder, 'planted.txt'), 'w').write('x')
+print('checkpoints', os.environ['VAE_COURSE_CHECKPOINTS'])
 """])
         assert out["error"] is None, out
         assert (layout["job"] / "answer.txt").read_text() == "42"
         assert not (Path("/tmp") / marker).exists()
         assert "host tmp visible False" in out["stdout"]
         assert "data read-only 30" in out["stdout"]  # EROFS
+        assert "WROTE" not in out["stdout"] and out["stdout"].count("\nread-only 30") == 4, out
+        assert not (layout["tmp"] / "planted.txt").exists() and not (layout["tmp"] / "job" / "planted.txt").exists()
+        assert "checkpoints /tmp/checkpoints" in out["stdout"]
         assert not (layout["data"] / "new.txt").exists()
         # the sockets' folder went with the kernel
         assert [p.name for p in layout["job"].iterdir()] == ["answer.txt"]

@@ -65,7 +65,6 @@ DEFAULT_PASS_ENV = (
     "NBGRADER_VALIDATING",
     "VAE_COURSE_DATA",
     "VAE_COURSE_QUICK",
-    "VAE_COURSE_CHECKPOINTS",
     "OMP_NUM_THREADS",
     "MKL_NUM_THREADS",
     "PYTHONHASHSEED",
@@ -233,6 +232,9 @@ def kernel_env(extra: dict | None = None) -> dict:
         # glibc reserves 64 MiB of address space per thread arena (up to 8 per core): under
         # RLIMIT_AS that is memory the kernel cannot use. Two arenas cost nothing measurable.
         "MALLOC_ARENA_MAX": "2",
+        # Checkpoints (notebook 05 writes one, 06-10 load it or train a small model) stay in
+        # the kernel's private /tmp: no job reads a model another job wrote.
+        "VAE_COURSE_CHECKPOINTS": "/tmp/checkpoints",
     }
     env.update({k: str(v) for k, v in (extra or {}).items()})
     return env
@@ -272,6 +274,9 @@ def bwrap_command(isolation: Isolation, command: list[str], *, writable: list[st
         args += ["--bind", real, real]
         if real != os.path.abspath(w):
             args += ["--bind", real, os.path.abspath(w)]
+    # bwrap's root is a tmpfs, writable and uncapped unless remounted: without this, student
+    # code could fill memory through any folder bwrap made for a mount point (/work, /root).
+    args += ["--remount-ro", "/"]
     args += ["--chdir", cwd, "--", *command]
     return args
 
