@@ -491,3 +491,26 @@ def test_configure_without_sandbox_changes_nothing():
     assert text.startswith("no sandbox (--no-sandbox)")
     assert "autograde_preprocessors" not in config.Autograde
     assert "SandboxedKernelManager" not in config
+
+
+def test_configure_replaces_execute_in_the_grading_list():
+    """After apply_grading_config, only Execute changes; the limits and namespaces reach the manager."""
+    from nbgrader.preprocessors import Execute
+
+    from vaecourse.grading.nbgrader_config import apply_grading_config
+
+    config = Config()
+    apply_grading_config(config, cell_timeout=30)
+    before = list(config.Autograde.autograde_preprocessors)
+    iso = Isolation(bwrap="/usr/bin/bwrap", namespaces=("mount", "user", "pid", "net", "ipc"),
+                    limits=Limits(memory=5 * sandbox.GiB, processes=100), process_cap="pids cgroup")
+    configure_nbgrader(config, iso, data_dir="/srv/mnist", env={"VAE_COURSE_QUICK": "1"})
+    after = config.Autograde.autograde_preprocessors
+    assert after[0] is sandbox.sandboxed_execute_class() and issubclass(after[0], Execute)
+    assert after[1:] == before[1:]
+    km = SandboxedKernelManager(config=config)
+    assert (km.memory_limit, km.process_limit, km.pids_cgroup) == (5 * sandbox.GiB, 100, True)
+    assert km.namespaces == ["mount", "user", "pid", "net", "ipc"] and km.workdir == ""
+    assert km.read_only == ["/srv/mnist"]
+    assert km.env == {"VAE_COURSE_QUICK": "1", "VAE_COURSE_DATA": "/srv/mnist"}
+    assert km.transport == "ipc"

@@ -30,6 +30,7 @@ the kernel.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import resource
 import shutil
@@ -636,6 +637,7 @@ class SandboxedKernelManager(AsyncKernelManager):
 
 # ---------------------------------------------------------------- nbgrader
 
+@functools.cache
 def sandboxed_execute_class():
     """nbgrader's Execute preprocessor, starting its kernels with SandboxedKernelManager.
 
