@@ -26,6 +26,17 @@ past a small cap to see whether RLIMIT_NPROC binds; if not, whether a pids cgrou
 can be made and binds; and `describe()` says which, or "no process cap" rather than claim
 one that is not there. The PID namespace guarantees in any case that no process outlives
 the kernel.
+
+Wiring, in the grading job process (vaecourse/grading/runner.py, job_main), after
+`apply_grading_config(config, ...)`:
+
+    from vaecourse.grading.sandbox import Isolation, configure_nbgrader, probe
+    isolation = probe() if sandbox else Isolation.none("--no-sandbox")
+    print("sandbox:", configure_nbgrader(config, isolation, data_dir=os.environ["VAE_COURSE_DATA"]))
+
+probe() takes about a second; the parent can run it once and pass the Isolation (a frozen
+dataclass, picklable) to each job. Leave `workdir` unset: each notebook's own autograded
+folder is then the only writable one, and the job's gradebook.db beside it is out of view.
 """
 from __future__ import annotations
 
@@ -91,7 +102,9 @@ class Limits:
 
     memory: int = DEFAULT_MEMORY  # RLIMIT_AS, per process
     file_size: int = DEFAULT_FILE_SIZE  # RLIMIT_FSIZE
-    processes: int = DEFAULT_PROCESSES  # RLIMIT_NPROC (binds only when not mapped to root)
+    # RLIMIT_NPROC, or pids.max of a pids cgroup (see PidsCgroup). RLIMIT_NPROC binds only when
+    # the grader is not root, and then counts the grader's own tasks outside the sandbox too.
+    processes: int = DEFAULT_PROCESSES
     tmp_size: int = DEFAULT_TMP_SIZE  # size of the private /tmp tmpfs
 
     def apply(self) -> None:
