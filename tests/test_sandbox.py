@@ -33,8 +33,8 @@ def isolation() -> Isolation:
     if not found.available:
         if os.environ.get("VAE_COURSE_REQUIRE_SANDBOX"):
             pytest.fail(f"VAE_COURSE_REQUIRE_SANDBOX is set but there is no sandbox: {found.describe()}")
-        pytest.skip(f"no sandbox on this machine ({found.describe()}); "
-                    f"run .ci/install-sandbox, or set VAE_COURSE_REQUIRE_SANDBOX=1 to make this a failure")
+        pytest.skip(f"{found.describe()}; run .ci/install-sandbox, or set VAE_COURSE_REQUIRE_SANDBOX=1 "
+                    f"to make this a failure")
     return found
 
 
