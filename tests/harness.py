@@ -130,3 +130,19 @@ def autograde(name: str, submissions: dict[str, "nbformat.NotebookNode"], workdi
             errors = _errors(workdir / "autograded" / student / name / f"{name}.ipynb")
             graded[student] = Graded(scores, errors)
     return graded, log
+
+
+def graded_outputs(course: Path) -> dict[str, str]:
+    """What grading wrote into a course folder, comparable across runs: every autograded notebook
+    without the execution times Jupyter stamps into each cell, and every feedback page."""
+    files = {}
+    for kind in ("autograded", "feedback"):
+        for path in sorted((Path(course) / kind).rglob("*")):
+            if path.suffix == ".ipynb":
+                nb = nbformat.read(path, as_version=4)
+                for cell in nb.cells:
+                    cell.get("metadata", {}).pop("execution", None)
+                files[str(path.relative_to(course))] = nbformat.writes(nb)
+            elif path.is_file():
+                files[str(path.relative_to(course))] = path.read_text()
+    return files

@@ -11,9 +11,11 @@ from datetime import datetime
 import pytest
 
 from simulated_class import NOT_GRADED, points_of_tests, write_class
-from test_grading_end_to_end import CELL_TIMEOUT, NOTEBOOKS, grade_cli, hashes, read_csv
-from vaecourse import build, grade
-from vaecourse.grading.course import open_gradebook
+from harness import graded_outputs
+from test_grading_end_to_end import CELL_TIMEOUT, NOTEBOOKS, grade_cli, read_csv
+from vaecourse import grade
+from vaecourse.nbg.gradebook import open_gradebook
+from vaecourse.nbg.run import tool_env
 
 # Part of the simulated class: full marks, nothing done, a repaired notebook, and the
 # submissions that cannot be graded (a dead kernel, broken JSON, no notebook at all).
@@ -97,55 +99,30 @@ def test_the_grades_csv_exports_from_postgresql_as_from_sqlite(postgres_url, tmp
     assert not (tmp_path / "course-postgres" / "gradebook.db").exists()
 
 
-def xfail_on_the_course_id_bug(error: Exception) -> None:
-    """nbgrader's commands run by the grading command leave CourseDirectory.course_id at "" and
-    nbgrader then writes assignments with course_id "", which names no course: sqlite does not
-    check foreign keys, PostgreSQL does. Known (README: Gradebook on PostgreSQL); any other
-    failure is a failure."""
-    if "assignment_course_id_fkey" in str(error):
-        pytest.xfail("known bug: nbgrader run by the grading command has course_id '' and PostgreSQL "
-                     "rejects its assignments (set CourseDirectory.course_id = 'default_course' in "
-                     "vaecourse/grading/nbgrader_config.py:apply_grading_config)")
-
-
 def test_nbgrader_configured_for_grading_can_add_an_assignment(postgres_url, tmp_path):
     """What `release` (nbgrader generate_assignment) does first, with the grading command's config."""
-    from nbgrader.api import Gradebook, InvalidEntry
+    from nbgrader.api import Gradebook
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config import Config
 
-    from vaecourse.grading.course import nbgrader_config_text
+    from vaecourse.nbg.config import config_text
 
     config = Config()
-    exec(nbgrader_config_text(tmp_path, postgres_url), {"get_config": lambda: config})  # noqa: S102 (our own text)
+    exec(config_text(grading=True, root=tmp_path, db_url=postgres_url), {"get_config": lambda: config})  # noqa: S102 (our own text)
     course_id = CourseDirectory(config=config).course_id
     with open_gradebook(postgres_url):
         pass  # the tables, made as the grading code makes them
-    try:
-        with Gradebook(postgres_url, course_id) as gb:
-            gb.update_or_create_assignment("01_mnist", duedate=DUE)
-    except InvalidEntry as error:
-        xfail_on_the_course_id_bug(error)
-        raise
+    assert course_id, "nbgrader's default course_id '' names no course: PostgreSQL rejects its assignments"
+    with Gradebook(postgres_url, course_id) as gb:
+        gb.update_or_create_assignment("01_mnist", duedate=DUE)
     with open_gradebook(postgres_url) as gb:
         assert gb.find_assignment("01_mnist").duedate == DUE
-
-
-def normalised_notebooks(root) -> dict[str, str]:
-    """Every notebook under root, without the execution times Jupyter writes into each cell."""
-    out = {}
-    for path in sorted(root.rglob("*.ipynb")):
-        nb = json.loads(path.read_text())
-        for cell in nb["cells"]:
-            cell.get("metadata", {}).pop("execution", None)
-        out[str(path.relative_to(root))] = json.dumps(nb, indent=1, sort_keys=True)
-    return out
 
 
 @pytest.mark.slow
 def test_grading_into_postgresql_gives_what_grading_into_sqlite_gives(postgres_url, tmp_path, offline_data):
     """Part of the simulated class graded twice, --jobs 2: into PostgreSQL, then into sqlite."""
-    env = build.tool_env({"VAE_COURSE_DATA": str(offline_data)})
+    env = tool_env({"VAE_COURSE_DATA": str(offline_data)})
     env.pop("NBGRADER_EXECUTION", None)
     submissions = tmp_path / "class"
     expected = write_class(submissions, NOTEBOOKS, STUDENTS)
@@ -156,23 +133,17 @@ def test_grading_into_postgresql_gives_what_grading_into_sqlite_gives(postgres_u
     runs = {}
     for name, db in (("postgres", ["--db", postgres_url]), ("sqlite", [])):
         course = tmp_path / name
-        try:
-            grade_cli(course, *db, "release", *NOTEBOOKS, env=env)
-        except AssertionError as error:
-            xfail_on_the_course_id_bug(error)
-            raise
+        grade_cli(course, *db, "release", *NOTEBOOKS, env=env)
         # roster, collect and autograde in one command, as an instructor would
         grade_cli(course, *db, "all", "--folder", str(submissions), "--roster", str(roster), "--jobs", "2",
                   "--cell-timeout", CELL_TIMEOUT, "--time-limit", "300", "--no-progress",
                   "--csv", str(tmp_path / f"{name}.csv"), env=env)
         runs[name] = {"course": course, "csv": (tmp_path / f"{name}.csv").read_text(),
-                      "autograded": normalised_notebooks(course / "autograded"),
-                      "feedback": hashes(course / "feedback")}
+                      "outputs": graded_outputs(course)}
     postgres, sqlite = runs["postgres"], runs["sqlite"]
     assert not (postgres["course"] / "gradebook.db").exists(), "the PostgreSQL run wrote a sqlite gradebook"
     assert postgres["csv"] == sqlite["csv"]
-    assert postgres["autograded"] == sqlite["autograded"]
-    assert postgres["feedback"] == sqlite["feedback"]
+    assert postgres["outputs"] == sqlite["outputs"]
     graded = [s for s in STUDENTS if expected[(s, NOTEBOOKS[0])].status != NOT_GRADED]
     assert sorted(p.split("/")[0] for p in postgres["autograded"]) == sorted(graded)
     assert sorted(p.split("/")[0] for p in postgres["feedback"]) == sorted(STUDENTS + ["absent"])

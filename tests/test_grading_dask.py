@@ -19,6 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from harness import graded_outputs
 from simulated_class import write_class, write_complete_submissions
 from test_grading_end_to_end import grade_cli, read_csv
 from vaecourse.grading.dask_executor import pack, unpack
@@ -32,23 +33,6 @@ def _course(tmp: Path, submissions: Path, notebooks: list[str], env: dict) -> Pa
     grade_cli(course, "release", *notebooks, env=env)
     grade_cli(course, "collect", "--folder", str(submissions), env=env)
     return course
-
-
-def _outputs(course: Path) -> dict[str, str]:
-    """Autograded notebooks (without the execution times Jupyter stamps into each cell) and feedback pages."""
-    import nbformat
-
-    files = {}
-    for kind in ("autograded", "feedback"):
-        for path in sorted((course / kind).rglob("*")):
-            if path.suffix == ".ipynb":
-                nb = nbformat.read(path, as_version=4)
-                for cell in nb.cells:
-                    cell.get("metadata", {}).pop("execution", None)
-                files[str(path.relative_to(course))] = nbformat.writes(nb)
-            elif path.is_file():
-                files[str(path.relative_to(course))] = path.read_text()
-    return files
 
 
 @pytest.fixture()
@@ -107,11 +91,11 @@ def test_the_simulated_class_on_a_local_cluster_equals_one_machine(env, tmp_path
     write_class(submissions, ["01_mnist"])
     course = _course(tmp_path, submissions, ["01_mnist"], env)
     grade_cli(course, "autograde", "--jobs", "2", "--csv", str(tmp_path / "jobs.csv"), *COMMON, env=env)
-    on_one_machine = _outputs(course)
+    on_one_machine = graded_outputs(course)
     run = grade_cli(course, "autograde", "--dask", "local:2", "--csv", str(tmp_path / "dask.csv"), *COMMON, env=env)
     assert "with Dask LocalCluster of 2 single-threaded workers" in run.stdout
     assert (tmp_path / "dask.csv").read_text() == (tmp_path / "jobs.csv").read_text()
-    assert _outputs(course) == on_one_machine
+    assert graded_outputs(course) == on_one_machine
     rows = read_csv(tmp_path / "dask.csv")
     assert {r["status"] for r in rows} == {"graded", "could not grade"}  # the broken ones are reported
 

@@ -494,13 +494,13 @@ def test_configure_without_sandbox_changes_nothing():
 
 
 def test_configure_replaces_execute_in_the_grading_list():
-    """After apply_grading_config, only Execute changes; the limits and namespaces reach the manager."""
+    """After the grading configuration, only Execute changes; the limits and namespaces reach the manager."""
     from nbgrader.preprocessors import Execute
 
-    from vaecourse.grading.nbgrader_config import apply_grading_config
+    from vaecourse.nbg.config import configure
 
     config = Config()
-    apply_grading_config(config, cell_timeout=30)
+    configure(config, grading=True, cell_timeout=30)
     before = list(config.Autograde.autograde_preprocessors)
     iso = Isolation(bwrap="/usr/bin/bwrap", namespaces=("mount", "user", "pid", "net", "ipc"),
                     limits=Limits(memory=5 * sandbox.GiB, processes=100), process_cap="pids cgroup")

@@ -80,6 +80,11 @@ def _grading(c, max_output_chars: int) -> None:
     c.LimitOutput.max_lines = 200
     c.LimitOutput.max_traceback = 40
     c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+    # nbgrader's commands default to course_id "", a course the gradebook does not hold: sqlite
+    # lets such assignments pass (it does not check foreign keys), PostgreSQL rejects them. Use
+    # the course nbgrader.api.Gradebook (and so open_gradebook) creates.
+    if not c.CourseDirectory.get("course_id"):
+        c.CourseDirectory.course_id = "default_course"
 
 
 def config_text(grading: bool = False, cell_timeout: int | None = None, root: str | Path | None = None,
