@@ -60,7 +60,7 @@ def main() -> int:
         figures = {}
         for jobs in (1, args.jobs):
             csv_path = tmp / f"grades_jobs{jobs}.csv"
-            wall = cli(course, "autograde", "--jobs", str(jobs), "--no-progress", "--csv", str(csv_path), env=env)
+            wall = cli(course, "autograde", "--force", "--jobs", str(jobs), "--no-progress", "--csv", str(csv_path), env=env)
             timings = json.loads((course / ".grading" / "run" / "timings.json").read_text())
             per_notebook = {nb: sum(v for k, v in timings.items() if k.endswith("/" + nb)) / args.students
                             for nb in notebooks}

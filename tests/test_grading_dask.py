@@ -92,7 +92,7 @@ def test_the_simulated_class_on_a_local_cluster_equals_one_machine(env, tmp_path
     course = _course(tmp_path, submissions, ["01_mnist"], env)
     grade_cli(course, "autograde", "--jobs", "2", "--csv", str(tmp_path / "jobs.csv"), *COMMON, env=env)
     on_one_machine = graded_outputs(course)
-    run = grade_cli(course, "autograde", "--dask", "local:2", "--csv", str(tmp_path / "dask.csv"), *COMMON, env=env)
+    run = grade_cli(course, "autograde", "--force", "--dask", "local:2", "--csv", str(tmp_path / "dask.csv"), *COMMON, env=env)
     assert "with Dask LocalCluster of 2 single-threaded workers" in run.stdout
     assert (tmp_path / "dask.csv").read_text() == (tmp_path / "jobs.csv").read_text()
     assert graded_outputs(course) == on_one_machine
@@ -144,7 +144,7 @@ def test_a_worker_killed_mid_run_costs_a_retry_not_a_row(env, tmp_path):
     try:
         killer = threading.Thread(target=kill_one_worker_mid_run, daemon=True)
         killer.start()
-        grade_cli(course, "autograde", "--dask", cluster.scheduler_address, "--csv", str(tmp_path / "faulty.csv"),
+        grade_cli(course, "autograde", "--force", "--dask", cluster.scheduler_address, "--csv", str(tmp_path / "faulty.csv"),
                   *COMMON, env=env)
         killer.join(5)
     finally:

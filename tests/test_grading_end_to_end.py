@@ -60,7 +60,7 @@ def graded(tmp_path_factory, offline_data):
     common = ["--cell-timeout", CELL_TIMEOUT, "--time-limit", "300", "--no-progress"]
     first = grade_cli(course, "autograde", "--jobs", "2", "--csv", str(tmp / "parallel.csv"), *common, env=env)
     timings = json.loads((course / ".grading" / "run" / "timings.json").read_text())
-    second = grade_cli(course, "autograde", "--jobs", "1", "--csv", str(tmp / "serial.csv"), *common, env=env)
+    second = grade_cli(course, "autograde", "--force", "--jobs", "1", "--csv", str(tmp / "serial.csv"), *common, env=env)
     return {"tmp": tmp, "course": course, "expected": expected, "students": students, "env": env,
             "before": before, "after": hashes(submissions), "submissions": submissions,
             "first": first, "second": second, "timings": timings,

@@ -163,6 +163,22 @@ def test_one_huge_line_of_output_is_cut():
     assert len(nb.cells[0].outputs[0].text) < 1100 and "truncated" in nb.cells[0].outputs[0].text
 
 
+def test_a_huge_print_is_cut_the_same_however_the_kernel_split_it():
+    """A kernel flushes a long print on a clock: 3 stream messages on a quiet machine, 40 on a busy one."""
+    text = "".join(f"line {i}\n" for i in range(200_000))
+
+    def capped(pieces: int):
+        cell = new_code_cell("for i in range(200_000): print('line', i)")
+        size = -(-len(text) // pieces)
+        cell.outputs = [new_output("stream", name="stdout", text=text[i:i + size]) for i in range(0, len(text), size)]
+        cell.outputs.append(new_output("execute_result", data={"text/plain": "0"}, execution_count=1))
+        nb, _ = CapOutput(max_chars=1000).preprocess(nbformat.v4.new_notebook(cells=[cell]), {})
+        return nb.cells[0].outputs
+
+    assert capped(3) == capped(40)
+    assert len(capped(40)) == 2 and capped(40)[0].text.count("truncated") == 1
+
+
 def test_a_course_cell_that_timed_out_is_noticed(tmp_path):
     from vaecourse.grading.jobs import course_cell_timeouts
 

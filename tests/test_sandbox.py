@@ -1,4 +1,4 @@
-"""The grading sandbox (vaecourse/grading/sandbox.py): real kernels in bwrap, real attacks, no mocks.
+"""The grading sandbox (vaecourse/sandbox.py): real kernels in bwrap, real attacks, no mocks.
 
 Each attack a hostile student made (issue 13) is tried from inside a kernel started by
 SandboxedKernelManager, and must fail without harming the grader. Without bwrap these tests
@@ -20,8 +20,9 @@ import pytest
 from nbclient import NotebookClient
 from traitlets.config import Config
 
-from vaecourse.grading import sandbox
-from vaecourse.grading.sandbox import Isolation, Limits, SandboxedKernelManager, configure_nbgrader, probe
+from vaecourse import sandbox
+from vaecourse.nbg.sandboxedexecute import configure_nbgrader, sandboxed_execute_class
+from vaecourse.sandbox import Isolation, Limits, SandboxedKernelManager, probe
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL_START_S = 120
@@ -288,7 +289,7 @@ print('running', sum('{token}' in open(f'/proc/{{p}}/cmdline').read() for p in o
 
 GRADER_SCRIPT = """
 import asyncio, sys
-from vaecourse.grading.sandbox import SandboxedKernelManager
+from vaecourse.sandbox import SandboxedKernelManager
 
 async def main():
     km = SandboxedKernelManager(kernel_name="python3")
@@ -506,7 +507,7 @@ def test_configure_replaces_execute_in_the_grading_list():
                     limits=Limits(memory=5 * sandbox.GiB, processes=100), process_cap="pids cgroup")
     configure_nbgrader(config, iso, data_dir="/srv/mnist", env={"VAE_COURSE_QUICK": "1"})
     after = config.Autograde.autograde_preprocessors
-    assert after[0] is sandbox.sandboxed_execute_class() and issubclass(after[0], Execute)
+    assert after[0] is sandboxed_execute_class() and issubclass(after[0], Execute)
     assert after[1:] == before[1:]
     km = SandboxedKernelManager(config=config)
     assert (km.memory_limit, km.process_limit, km.pids_cgroup) == (5 * sandbox.GiB, 100, True)

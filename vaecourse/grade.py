@@ -55,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--assignment", nargs="+", metavar="NN_name", help="default: every released notebook")
         p.add_argument("--student", nargs="+", metavar="ID", help="default: the roster and everyone who submitted")
         p.add_argument("--jobs", type=int, default=1, help="notebooks graded at once, one process each (default 1); results equal a serial run")
+        p.add_argument("--force", action="store_true", help="grade again what is already graded (default: a notebook "
+                       "graded earlier from the same submitted bytes is kept, so a stopped run goes on where it stopped)")
+        p.add_argument("--no-sandbox", action="store_true", help="run student code without the bubblewrap sandbox "
+                       "(only for trusted code: it can then read the hidden tests and change the gradebook)")
         p.add_argument("--dask", metavar="ADDRESS", help="grade on a Dask cluster instead: a scheduler (tcp://host:8786) "
                        "or local:N (a LocalCluster of N single-threaded workers); results equal a serial run")
         p.add_argument("--cell-timeout", type=int, default=CELL_TIMEOUT_S, help="seconds per cell (nbgrader's Execute.timeout)")
@@ -165,11 +169,14 @@ def _autograde(args, course: Path, db_url: str) -> None:
 
         executor = DaskExecutor(args.dask)
         how = executor.describe()
+    isolation = _isolation(args.no_sandbox)
+    print(f"isolation: {isolation.describe()}")
     start = time.monotonic()
     try:
         outcomes = runner.grade_class(course, db_url, assignments, args.student, jobs=args.jobs,
                                       cell_timeout=args.cell_timeout, time_limit=args.time_limit,
-                                      progress=not args.no_progress, executor=executor)
+                                      progress=not args.no_progress, executor=executor, isolation=isolation,
+                                      force=args.force)
     except Exception as error:
         if args.dask and isinstance(error, DaskUnavailable):
             raise classroom.CourseError(str(error)) from error
@@ -177,7 +184,20 @@ def _autograde(args, course: Path, db_url: str) -> None:
     seconds = time.monotonic() - start
     students = len({o.student for o in outcomes})
     print(f"graded {len(outcomes)} notebooks of {students} students in {seconds:.1f} s with {how}")
+    kept = sum(o.kept for o in outcomes)
+    if kept:
+        print(f"kept {kept} notebooks graded earlier from the same submitted bytes (--force grades them again)")
     export(course, db_url, assignments, args.csv or course / DEFAULT_CSV)
+
+
+def _isolation(no_sandbox: bool):
+    """The sandbox the kernels run in: probed, or none when the instructor says --no-sandbox."""
+    from vaecourse.grading.runner import sandbox_or_refuse
+    from vaecourse.sandbox import Isolation
+
+    if no_sandbox:
+        return Isolation.none("--no-sandbox")
+    return sandbox_or_refuse()
 
 
 if __name__ == "__main__":

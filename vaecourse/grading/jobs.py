@@ -57,6 +57,7 @@ class JobSpec:
     cell_timeout: int  # seconds per cell (nbgrader's Execute.timeout)
     time_limit: float  # seconds for the whole notebook, enforced from outside
     env: dict = field(default_factory=dict, hash=False)  # the job process's environment variables
+    isolation: object = None  # a vaecourse.sandbox.Isolation the kernel runs in; None: no sandbox
 
 
 @dataclass
@@ -87,7 +88,8 @@ def job_main(job_dir: str, spec: JobSpec) -> None:
 
     config = Config()
     configure(config, grading=True, cell_timeout=spec.cell_timeout, root=job_dir,
-              db_url=f"sqlite:///{Path(job_dir) / 'gradebook.db'}")
+              db_url=f"sqlite:///{Path(job_dir) / 'gradebook.db'}", isolation=spec.isolation,
+              data_dir=spec.env.get("VAE_COURSE_DATA"))
     api = NbGraderAPI(config=config)
     result = {"autograde": api.autograde(spec.assignment, spec.student, force=True, create=True)}
     if result["autograde"].get("success"):
@@ -114,7 +116,8 @@ def _context():
     global _CONTEXT
     if _CONTEXT is None:
         _CONTEXT = multiprocessing.get_context("forkserver")
-        _CONTEXT.set_forkserver_preload(["nbgrader.apps", "vaecourse.grading.jobs", "vaecourse.nbg.capoutput",
+        _CONTEXT.set_forkserver_preload(["nbgrader.apps", "vaecourse.grading.jobs", "vaecourse.nbg.sandboxedexecute",
+                                         "vaecourse.nbg.capoutput",
                                          "vaecourse.nbg.stderrnotcounted", "vaecourse.nbg.hidehiddentests"])
     return _CONTEXT
 

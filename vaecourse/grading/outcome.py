@@ -25,6 +25,8 @@ class Outcome:
     reason: str = ""  # why not graded
     repairs: list[str] = field(default_factory=list)
     test_notes: dict[str, str] = field(default_factory=dict)  # grade_id -> "could not grade: ..."
+    submission_sha256: str = ""  # the bytes that were graded: a later run keeps this record while they are unchanged
+    kept: bool = field(default=False, compare=False)  # kept from an earlier run in this one (not written)
 
 
 def status_path(course: Path, student: str, assignment: str) -> Path:
@@ -33,13 +35,19 @@ def status_path(course: Path, student: str, assignment: str) -> Path:
 
 def read_status(course: Path, student: str, assignment: str) -> Outcome | None:
     path = status_path(course, student, assignment)
-    return Outcome(**json.loads(path.read_text())) if path.is_file() else None
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    known = set(Outcome.__dataclass_fields__) - {"kept"}
+    return Outcome(**{k: v for k, v in record.items() if k in known})
 
 
 def write_status(course: Path, outcome: Outcome) -> None:
     path = status_path(course, outcome.student, outcome.assignment)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(asdict(outcome), indent=1, sort_keys=True) + "\n")
+    record = asdict(outcome)
+    record.pop("kept")
+    path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
 def not_graded_page(student: str, assignment: str, reason: str) -> str:

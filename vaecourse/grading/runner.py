@@ -15,6 +15,7 @@
    notebooks and the feedback pages into the course folder, where formgrader finds them,
    and writes each notebook's status record (`outcome`).
 """
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -22,9 +23,11 @@ from pathlib import Path
 import nbformat
 
 from vaecourse.grading.classroom import WORK, CourseError, released, students_to_grade
+from vaecourse.masters import ROOT
 from vaecourse.grading.jobs import JobResult, JobSpec, LocalExecutor
 from vaecourse.grading.merge import merge, write_template
-from vaecourse.grading.outcome import GRADED, NOT_GRADED, Outcome, write_not_graded_page, write_status
+from vaecourse.grading.outcome import (GRADED, NOT_GRADED, Outcome, read_status, write_not_graded_page,
+                                       write_status)
 from vaecourse.grading.repair import CannotGrade, repair
 from vaecourse.nbg.config import CELL_TIMEOUT_S
 from vaecourse.nbg.layout import notebook_path
@@ -36,11 +39,16 @@ Key = tuple[str, str]  # (student, assignment)
 def grade_class(course: Path, course_db: str, assignments: list[str] | None = None,
                 students: list[str] | None = None, jobs: int = 1, cell_timeout: int = CELL_TIMEOUT_S,
                 time_limit: float = 600, env_extra: dict | None = None, progress: bool = True,
-                executor=None) -> list[Outcome]:
+                executor=None, isolation=None, force: bool = False) -> list[Outcome]:
     """Repair, autograde and make feedback for every (student, notebook); see the module doc.
 
     executor: runs the jobs (the protocol is in vaecourse.grading.jobs); default LocalExecutor(jobs).
+    isolation: the sandbox every kernel runs in (vaecourse.sandbox.Isolation); default: the one
+    `sandbox_or_refuse()` finds. Isolation.none(reason) grades without one.
+    force: grade again what is already graded; without it a notebook whose status record says
+    graded, for the very bytes submitted now, is kept as it is (a run that was stopped goes on).
     """
+    isolation = isolation if isolation is not None else sandbox_or_refuse()
     course = Path(course).resolve()
     assignments = assignments or released(course)
     missing = set(assignments) - set(released(course))
@@ -52,29 +60,73 @@ def grade_class(course: Path, course_db: str, assignments: list[str] | None = No
         shutil.rmtree(work)
     (work / "jobs").mkdir(parents=True)
     write_template(course_db, work / "template.db", assignments)
-    outcomes, job_dirs = prepare_jobs(course, work, assignments, students)
+    outcomes, job_dirs = prepare_jobs(course, work, assignments, students, force)
     env = tool_env(env_extra)
     env.pop("NBGRADER_EXECUTION", None)
-    items = [(key, job_dir, JobSpec(*key, cell_timeout, time_limit, env)) for key, job_dir in job_dirs.items()]
-    timings = run_jobs(items, outcomes, executor or LocalExecutor(jobs), students, progress)
+    if not env.get("VAE_COURSE_DATA") and (ROOT / "data").is_dir():
+        env["VAE_COURSE_DATA"] = str(ROOT / "data")  # the course's default (vaecourse.runtime), made explicit:
+        # a sandboxed kernel sees only the data folder it is shown
+    (work / "isolation.txt").write_text(isolation.describe() + "\n")
+    items = [(key, job_dir, JobSpec(*key, cell_timeout, time_limit, env, isolation))
+             for key, job_dir in job_dirs.items()]
+    for key in sorted(set(outcomes) - set(job_dirs)):
+        if not outcomes[key].kept:
+            publish(course, course_db, outcomes[key], None)  # nothing to run: why not, at once
+
+    def finished(key: Key) -> None:  # each job is published as it finishes: a stopped run loses only those running
+        publish(course, course_db, outcomes[key], job_dirs[key])
+
+    timings = run_jobs(items, outcomes, executor or LocalExecutor(jobs), students, progress, finished)
     (work / "timings.json").write_text(json.dumps(timings, indent=1, sort_keys=True))
-    for key in sorted(outcomes):
-        publish(course, course_db, outcomes[key], job_dirs.get(key))
     return [outcomes[key] for key in sorted(outcomes)]
 
 
-def prepare_jobs(course: Path, work: Path, assignments: list[str],
-                 students: list[str]) -> tuple[dict[Key, Outcome], dict[Key, Path]]:
+def sandbox_or_refuse():
+    """The sandbox this machine gives (vaecourse.sandbox.probe), or CourseError saying why there is none."""
+    from vaecourse.sandbox import probe
+
+    isolation = probe()
+    if not isolation.available:
+        raise CourseError(f"no sandbox for the students' code: {isolation.describe()}. Install bubblewrap "
+                          "(apt-get install bubblewrap), or grade without one with --no-sandbox: student code "
+                          "can then read the hidden tests and change the gradebook")
+    return isolation
+
+
+def prepare_jobs(course: Path, work: Path, assignments: list[str], students: list[str],
+                 force: bool = False) -> tuple[dict[Key, Outcome], dict[Key, Path]]:
     """Every (student, assignment)'s outcome so far, and the job folders of those there is something to grade."""
     releases = {a: nbformat.read(notebook_path(course, "release", a), as_version=4) for a in assignments}
     outcomes, job_dirs = {}, {}
     for student in students:
         for assignment in assignments:
+            done = None if force else already_graded(course, student, assignment)
+            if done is not None:
+                outcomes[(student, assignment)] = done
+                continue
             outcome = outcomes[(student, assignment)] = Outcome(student, assignment, GRADED)
+            outcome.submission_sha256 = submission_sha256(course, student, assignment)
             job_dir = work / "jobs" / student / assignment
             if prepare_job(course, job_dir, work / "template.db", releases[assignment], outcome):
                 job_dirs[(student, assignment)] = job_dir
     return outcomes, job_dirs
+
+
+def submission_sha256(course: Path, student: str, assignment: str) -> str:
+    """SHA-256 of the stored submission ('' if there is none)."""
+    path = course / "submitted" / student / assignment / f"{assignment}.ipynb"
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+
+
+def already_graded(course: Path, student: str, assignment: str) -> Outcome | None:
+    """The status record of a notebook graded earlier from the very bytes submitted now, else None."""
+    record = read_status(course, student, assignment)
+    if record is None or record.status != GRADED or not record.submission_sha256:
+        return None
+    if record.submission_sha256 != submission_sha256(course, student, assignment):
+        return None
+    record.kept = True
+    return record
 
 
 def prepare_job(course: Path, job_dir: Path, template: Path, release, outcome: Outcome) -> bool:
@@ -104,8 +156,9 @@ def prepare_job(course: Path, job_dir: Path, template: Path, release, outcome: O
 
 
 def run_jobs(items: list, outcomes: dict[Key, Outcome], executor, students: list[str],
-             progress: bool) -> dict[str, float]:
-    """Run the jobs, noting in `outcomes` those that could not be graded; seconds per job."""
+             progress: bool, finished=lambda key: None) -> dict[str, float]:
+    """Run the jobs, noting in `outcomes` those that could not be graded and calling `finished(key)`
+    after each; seconds per job."""
     remaining = {s: sum(1 for (student, _), _, _ in items if student == s) for s in students}
     bar = _progress(len(students), progress)
     bar.update(sum(1 for s in students if remaining[s] == 0))
@@ -116,6 +169,7 @@ def run_jobs(items: list, outcomes: dict[Key, Outcome], executor, students: list
         if not job.graded:
             outcomes[key].status, outcomes[key].reason = NOT_GRADED, job.reason
         timings[f"{student}/{assignment}"] = job.seconds
+        finished(key)
         remaining[student] -= 1
         if remaining[student] == 0:
             bar.update(1)

@@ -15,7 +15,7 @@ class CapOutput(NbGraderPreprocessor):
             return cell, resources
         budget = self.max_chars
         kept = []
-        for output in cell.outputs:
+        for output in coalesce_streams(cell.outputs):
             if output.output_type == "stream":
                 text = output.text
                 if len(text) > budget:
@@ -35,3 +35,21 @@ class CapOutput(NbGraderPreprocessor):
             kept.append(output)
         cell.outputs = kept
         return cell, resources
+
+
+def coalesce_streams(outputs: list) -> list:
+    """Consecutive stream outputs of the same stream joined into one.
+
+    How a kernel splits a long print into stream messages depends on timing (it flushes on a
+    clock), so a 50 MB print may arrive as 3 messages on a quiet machine and 40 on a busy
+    one. Capping each would give a different notebook each time; capping the joined text
+    gives the same notebook however the kernel split it.
+    """
+    joined = []
+    for output in outputs:
+        if (output.get("output_type") == "stream" and joined and joined[-1].get("output_type") == "stream"
+                and joined[-1].get("name") == output.get("name")):
+            joined[-1].text += output.text
+        else:
+            joined.append(output)
+    return joined

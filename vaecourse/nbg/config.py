@@ -27,11 +27,14 @@ MAX_OUTPUT_CHARS = 20_000  # per cell, all text outputs together
 
 
 def configure(c, grading: bool = False, cell_timeout: int | None = None, *, root: str | Path | None = None,
-              db_url: str | None = None, max_output_chars: int = MAX_OUTPUT_CHARS) -> None:
+              db_url: str | None = None, max_output_chars: int = MAX_OUTPUT_CHARS, isolation=None,
+              data_dir: str | Path | None = None) -> None:
     """Fill the nbgrader traitlets Config `c` with the course's settings (and grading's, if `grading`).
 
     cell_timeout: seconds per cell (default CELL_TIMEOUT_S); root and db_url: the course
-    folder and gradebook, when the caller does not run nbgrader from the course folder.
+    folder and gradebook, when the caller does not run nbgrader from the course folder;
+    isolation: a vaecourse.sandbox.Isolation to run the kernels in (with the MNIST folder
+    data_dir shown read-only), or None.
     """
     _course(c)
     timeout = CELL_TIMEOUT_S if cell_timeout is None else int(cell_timeout)
@@ -41,6 +44,10 @@ def configure(c, grading: bool = False, cell_timeout: int | None = None, *, root
     c.Execute.iopub_timeout = max(timeout, CELL_TIMEOUT_S)
     if grading:
         _grading(c, max_output_chars)
+    if isolation is not None:
+        from vaecourse.nbg.sandboxedexecute import configure_nbgrader
+
+        configure_nbgrader(c, isolation, data_dir=data_dir)
     if root is not None:
         c.CourseDirectory.root = str(root)
     if db_url is not None:

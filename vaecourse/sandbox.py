@@ -15,7 +15,7 @@ This module is the one home of kernel isolation:
   Limits are rlimits set before bwrap starts (inherited by everything in the sandbox):
   RLIMIT_AS (memory), RLIMIT_FSIZE (file size), RLIMIT_NPROC (processes), plus a pids
   cgroup where RLIMIT_NPROC cannot bind (see below).
-* `configure_nbgrader(config, isolation, ...)` makes nbgrader's autograde use that manager.
+* `vaecourse.nbg.sandboxedexecute.configure_nbgrader(config, isolation, ...)` makes nbgrader's autograde use that manager.
 
 Why rlimits and not cgroups for memory: a cgroup needs a writable cgroup tree, which CI
 containers rarely give; rlimits need nothing. RLIMIT_AS caps each process's address space
@@ -27,16 +27,12 @@ can be made and binds; and `describe()` says which, or "no process cap" rather t
 one that is not there. The PID namespace guarantees in any case that no process outlives
 the kernel.
 
-Wiring, in the grading job process (vaecourse/grading/runner.py, job_main), after
-`apply_grading_config(config, ...)`:
-
-    from vaecourse.grading.sandbox import Isolation, configure_nbgrader, probe
-    isolation = probe() if sandbox else Isolation.none("--no-sandbox")
-    print("sandbox:", configure_nbgrader(config, isolation, data_dir=os.environ["VAE_COURSE_DATA"]))
-
-probe() takes about a second; the parent can run it once and pass the Isolation (a frozen
-dataclass, picklable) to each job. Leave `workdir` unset: each notebook's own autograded
-folder is then the only writable one, and the job's gradebook.db beside it is out of view.
+Wiring: the grading command probes once (`probe()`, about a second) and hands the Isolation
+(a frozen, picklable dataclass) to every job in its JobSpec; the job process passes it to
+`vaecourse.nbg.config.configure(c, grading=True, isolation=...)`, which makes nbgrader's
+autograde start its kernels with SandboxedKernelManager (vaecourse/nbg/sandboxedexecute.py).
+Each notebook's own autograded folder is then the only writable one, and the job's
+gradebook.db beside it is out of view.
 """
 from __future__ import annotations
 
@@ -348,6 +344,28 @@ def probe(limits: Limits | None = None, bwrap: str | None = None) -> Isolation:
     bwrap = bwrap or shutil.which("bwrap")
     if not bwrap:
         return Isolation.none(f"bwrap not installed: {INSTALL_HINT}")
+    found = _probe_namespaces(bwrap, limits)
+    if not found.available:
+        return found
+    # The limits, tried with small values in a real sandbox like the kernel's.
+    test_limits = Limits(memory=512 * MiB, file_size=MiB, processes=8, tmp_size=8 * MiB)
+    try:
+        run = _run_probe_script(dataclasses.replace(found, limits=test_limits), test_limits.apply)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return Isolation.none(f"a python in the sandbox does not run: {exc}")
+    words = set(run.stdout.split())
+    if run.returncode != 0 or not words:
+        return Isolation.none(f"a python in the sandbox does not run: {run.stderr.strip()[-300:]}")
+    problems = [w.split(":")[0] for w in sorted(words) if w.endswith("unbounded") and not w.startswith("nproc")]
+    if problems:
+        return Isolation.none(f"rlimits do not bind in the sandbox ({', '.join(problems)})")
+    if "nproc:capped" in words:
+        return dataclasses.replace(found, process_cap="RLIMIT_NPROC")
+    return _probe_pids_cgroup(found, test_limits)
+
+
+def _probe_namespaces(bwrap: str, limits: Limits) -> Isolation:
+    """The Isolation of the namespaces bwrap can create here (not available, with the reason, if one it needs fails)."""
     base = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "true"]
     try:
         plain = _run([bwrap, *base])
@@ -363,45 +381,34 @@ def probe(limits: Limits | None = None, bwrap: str | None = None) -> Isolation:
             namespaces.append(ns)
         else:
             failures.append(f"{ns}: {run.stderr.strip()[:120]}")
-    found = Isolation(bwrap=bwrap, namespaces=tuple(namespaces), limits=limits,
-                      reason="; ".join(failures))
+    found = Isolation(bwrap=bwrap, namespaces=tuple(namespaces), limits=limits, reason="; ".join(failures))
     if not found.available:
         missing = [ns for ns in REQUIRED_NAMESPACES if ns not in namespaces]
         return Isolation(bwrap=None, namespaces=tuple(namespaces),
                          reason=f"bwrap cannot create {', '.join(missing)} namespaces ({found.reason})")
-    # The limits, tried with small values in a real sandbox like the kernel's.
-    test_limits = Limits(memory=512 * MiB, file_size=MiB, processes=8, tmp_size=8 * MiB)
-    tried = dataclasses.replace(found, limits=test_limits)
+    return found
+
+
+def _run_probe_script(tried: Isolation, preexec) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory(prefix="vaecourse-probe-") as work:
         cmd = bwrap_command(tried, [kernel_python(), "-I", "-c", _PROBE_SCRIPT, str(MiB), "8"],
                             writable=[work], cwd=work)
-        try:
-            run = _run(cmd, preexec=test_limits.apply, timeout=60)
-        except (OSError, subprocess.SubprocessError) as exc:
-            return Isolation.none(f"a python in the sandbox does not run: {exc}")
-    words = set(run.stdout.split())
-    if run.returncode != 0 or not words:
-        return Isolation.none(f"a python in the sandbox does not run: {run.stderr.strip()[-300:]}")
-    problems = [w.split(":")[0] for w in sorted(words) if w.endswith("unbounded") and not w.startswith("nproc")]
-    if problems:
-        return Isolation.none(f"rlimits do not bind in the sandbox ({', '.join(problems)})")
-    if "nproc:capped" in words:
-        return dataclasses.replace(found, process_cap="RLIMIT_NPROC")
-    # RLIMIT_NPROC does not bind (root): try a pids cgroup, with the same fork test.
+        return _run(cmd, preexec=preexec, timeout=60)
+
+
+def _probe_pids_cgroup(found: Isolation, test_limits: Limits) -> Isolation:
+    """RLIMIT_NPROC does not bind (root): try a pids cgroup, with the same fork test."""
     try:
         group = PidsCgroup.create(8)
     except OSError:
         return found
+
+    def enter():
+        test_limits.apply()
+        group.enter()
+
     try:
-        with tempfile.TemporaryDirectory(prefix="vaecourse-probe-") as work:
-            cmd = bwrap_command(tried, [kernel_python(), "-I", "-c", _PROBE_SCRIPT, str(MiB), "8"],
-                                writable=[work], cwd=work)
-
-            def enter():
-                test_limits.apply()
-                group.enter()
-
-            run = _run(cmd, preexec=enter, timeout=60)
+        run = _run_probe_script(dataclasses.replace(found, limits=test_limits), enter)
     except (OSError, subprocess.SubprocessError):
         return found
     finally:
@@ -646,64 +653,3 @@ class SandboxedKernelManager(AsyncKernelManager):
             self._cgroup = None
 
     cleanup_resources = _async_cleanup_resources
-
-
-# ---------------------------------------------------------------- nbgrader
-
-@functools.cache
-def sandboxed_execute_class():
-    """nbgrader's Execute preprocessor, starting its kernels with SandboxedKernelManager.
-
-    nbgrader 0.9's Execute passes kernel_manager_class=AsyncKernelManager to its own
-    constructor, and a constructor argument beats configuration, so
-    `c.Execute.kernel_manager_class` has no effect: the preprocessor itself is replaced.
-    Configuration of Execute (timeout, interrupt_on_timeout, ...) still applies to it.
-    """
-    from nbgrader.preprocessors import Execute
-
-    class SandboxedExecute(Execute):
-        def __init__(self, *args, **kwargs):
-            kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
-            super().__init__(*args, **kwargs)
-
-    return SandboxedExecute
-
-
-def configure_nbgrader(config, isolation: Isolation, *, workdir: str | None = None,
-                       data_dir: str | os.PathLike | None = None, read_only=(), env: dict | None = None) -> str:
-    """Make nbgrader's autograde run kernels in the sandbox `isolation` describes.
-
-    Call in the job process after the rest of the nbgrader configuration (it edits
-    `config.Autograde.autograde_preprocessors`). `workdir`: the one writable folder (None:
-    each notebook's own folder); `data_dir`: the MNIST folder, shown read-only and passed as
-    VAE_COURSE_DATA; `read_only`: more read-only folders; `env`: more kernel variables.
-    Without a sandbox nothing changes. Returns `isolation.describe()` for the log.
-    """
-    if not isolation.available:
-        return isolation.describe()
-    from nbgrader.converters.autograde import Autograde
-    from nbgrader.preprocessors import Execute
-
-    SandboxedExecute = sandboxed_execute_class()
-    current = (config.Autograde.get("autograde_preprocessors")
-               or Autograde.class_traits()["autograde_preprocessors"].default())
-    config.Autograde.autograde_preprocessors = [SandboxedExecute if p is Execute else p for p in current]
-    km = config.SandboxedKernelManager
-    km.bwrap = isolation.bwrap
-    km.namespaces = list(isolation.namespaces)
-    limits = isolation.limits or Limits()
-    km.memory_limit = limits.memory
-    km.file_size_limit = limits.file_size
-    km.process_limit = limits.processes
-    km.pids_cgroup = isolation.process_cap == "pids cgroup"
-    km.tmp_size = limits.tmp_size
-    if workdir is not None:
-        km.workdir = os.path.abspath(workdir)
-    extra_env = dict(env or {})
-    paths = [os.path.abspath(p) for p in read_only]
-    if data_dir is not None:
-        paths.append(os.path.abspath(data_dir))
-        extra_env.setdefault("VAE_COURSE_DATA", os.path.abspath(data_dir))
-    km.read_only = paths
-    km.env = extra_env
-    return isolation.describe()
