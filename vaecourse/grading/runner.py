@@ -179,17 +179,29 @@ def run_jobs(items: list, outcomes: dict[Key, Outcome], executor, students: list
     return timings
 
 
+# What comes back from a job into the course folder: the graded notebook and its feedback page,
+# nothing a kernel wrote beside them (its working folder is the autograded one), each capped.
+RETURNED = {"autograded": "{a}.ipynb", "feedback": "{a}.html"}
+RETURNED_LIMIT = 20 * 2**20  # bytes; output is capped at 20,000 characters a cell, so far below this
+
+
 def publish(course: Path, course_db: str, outcome: Outcome, job_dir: Path | None) -> None:
     """Scores into the course gradebook; autograded notebook and feedback into the course folder; status record."""
     student, assignment = outcome.student, outcome.assignment
+    made = {kind: job_dir / kind / student / assignment / name.format(a=assignment)
+            for kind, name in RETURNED.items()} if job_dir else {}
+    too_big = [p.name for p in made.values() if p.is_file() and p.stat().st_size > RETURNED_LIMIT]
+    if outcome.status == GRADED and too_big:
+        outcome.status = NOT_GRADED
+        outcome.reason = f"{', '.join(too_big)} over {RETURNED_LIMIT // 2**20} MB after grading: not taken back"
     merge(course_db, outcome, job_dir / "gradebook.db" if job_dir else None)
-    for kind in ("autograded", "feedback"):
+    for kind in RETURNED:
         dest = course / kind / student / assignment
         if dest.exists():
             shutil.rmtree(dest)
-        made = job_dir / kind / student / assignment if job_dir else None
-        if outcome.status == GRADED and made is not None and made.is_dir():
-            shutil.copytree(made, dest)
+        if outcome.status == GRADED and kind in made and made[kind].is_file():
+            dest.mkdir(parents=True)
+            shutil.copyfile(made[kind], dest / made[kind].name)
         elif kind == "feedback":
             write_not_graded_page(course, outcome)
     write_status(course, outcome)
