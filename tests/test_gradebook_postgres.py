@@ -2,24 +2,21 @@
 
 The server and a fresh database per test come from the fixture `postgres_url`
 (tests/postgres_server.py). The fast tests open the gradebook through the grading code and
-export the grades CSV; the slow one grades part of the simulated class (tests/simulated_class.py)
-into sqlite and into PostgreSQL and finds the same CSV, autograded notebooks and feedback pages.
+export the grades CSV; the slow one grades the simulated class (tests/simulated_class.py) on a
+Dask LocalCluster into PostgreSQL and serially into sqlite, and finds the same CSV, autograded
+notebooks and feedback pages.
 """
-import json
 from datetime import datetime
 
 import pytest
 
-from simulated_class import NOT_GRADED, points_of_tests, write_class
 from harness import graded_outputs
+from simulated_class import NOT_GRADED, points_of_tests, write_class
 from test_grading_end_to_end import CELL_TIMEOUT, NOTEBOOKS, grade_cli, read_csv
 from vaecourse import grade
 from vaecourse.nbg.gradebook import open_gradebook
 from vaecourse.nbg.run import tool_env
 
-# Part of the simulated class: full marks, nothing done, a repaired notebook, and the
-# submissions that cannot be graded (a dead kernel, broken JSON, no notebook at all).
-STUDENTS = ["perfect", "blank", "metadata_stripped", "kernel_crash", "invalid_json", "missing_notebook"]
 DUE = datetime(2030, 1, 31, 12, 0)
 # nbgrader 0.9's gradebook API warns on every new submission (its own; the grading command hides them too).
 pytestmark = pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
@@ -120,22 +117,23 @@ def test_nbgrader_configured_for_grading_can_add_an_assignment(postgres_url, tmp
 
 
 @pytest.mark.slow
-def test_grading_into_postgresql_gives_what_grading_into_sqlite_gives(postgres_url, tmp_path, offline_data):
-    """Part of the simulated class graded twice, --jobs 2: into PostgreSQL, then into sqlite."""
+def test_the_class_on_dask_into_postgresql_equals_a_serial_sqlite_run(postgres_url, tmp_path, offline_data):
+    """The simulated class (broken submissions included) graded twice: on a Dask LocalCluster of 2 workers
+    into PostgreSQL, and serially into sqlite. The CSV, the autograded notebooks and the feedback are the same."""
     env = tool_env({"VAE_COURSE_DATA": str(offline_data)})
     env.pop("NBGRADER_EXECUTION", None)
     submissions = tmp_path / "class"
-    expected = write_class(submissions, NOTEBOOKS, STUDENTS)
-    assert sorted(student for student, _ in expected) == sorted(STUDENTS)
+    expected = write_class(submissions, NOTEBOOKS)
+    students = sorted({student for student, _ in expected})
     roster = tmp_path / "roster.csv"
     roster.write_text("id,first_name,last_name,email\n" + "".join(
-        f"{s},{s.title()},Student,{s}@example.org\n" for s in STUDENTS + ["absent"]))
+        f"{s},{s.title()},Student,{s}@example.org\n" for s in students + ["absent"]))
     runs = {}
-    for name, db in (("postgres", ["--db", postgres_url]), ("sqlite", [])):
+    for name, db, how in (("postgres", ["--db", postgres_url], ["--dask", "local:2"]), ("sqlite", [], ["--jobs", "1"])):
         course = tmp_path / name
         grade_cli(course, *db, "release", *NOTEBOOKS, env=env)
         # roster, collect and autograde in one command, as an instructor would
-        grade_cli(course, *db, "all", "--folder", str(submissions), "--roster", str(roster), "--jobs", "2",
+        grade_cli(course, *db, "all", "--folder", str(submissions), "--roster", str(roster), *how,
                   "--cell-timeout", CELL_TIMEOUT, "--time-limit", "300", "--no-progress",
                   "--csv", str(tmp_path / f"{name}.csv"), env=env)
         runs[name] = {"course": course, "csv": (tmp_path / f"{name}.csv").read_text(),
@@ -144,9 +142,11 @@ def test_grading_into_postgresql_gives_what_grading_into_sqlite_gives(postgres_u
     assert not (postgres["course"] / "gradebook.db").exists(), "the PostgreSQL run wrote a sqlite gradebook"
     assert postgres["csv"] == sqlite["csv"]
     assert postgres["outputs"] == sqlite["outputs"]
-    graded = [s for s in STUDENTS if expected[(s, NOTEBOOKS[0])].status != NOT_GRADED]
-    assert sorted(p.split("/")[0] for p in postgres["autograded"]) == sorted(graded)
-    assert sorted(p.split("/")[0] for p in postgres["feedback"]) == sorted(STUDENTS + ["absent"])
+    graded = [s for s in students if expected[(s, NOTEBOOKS[0])].status != NOT_GRADED]
+    by_kind = {kind: sorted(p.split("/")[1] for p in postgres["outputs"] if p.startswith(kind + "/"))
+               for kind in ("autograded", "feedback")}
+    assert by_kind["autograded"] == sorted(graded)
+    assert by_kind["feedback"] == sorted(students + ["absent"])
 
     rows = read_csv(tmp_path / "postgres.csv")
     for (student, notebook), exp in expected.items():
@@ -160,4 +160,4 @@ def test_grading_into_postgresql_gives_what_grading_into_sqlite_gives(postgres_u
     with open_gradebook(postgres_url) as gb:  # what formgrader reads
         perfect = gb.find_submission_notebook(NOTEBOOKS[0], NOTEBOOKS[0], "perfect")
         assert perfect.score == sum(points_of_tests(NOTEBOOKS[0]).values())
-        assert {s.id for s in gb.students} == set(STUDENTS) | {"absent"}
+        assert {s.id for s in gb.students} == set(students) | {"absent"}

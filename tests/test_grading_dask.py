@@ -1,8 +1,7 @@
 """Grading on a real Dask cluster (a LocalCluster on 127.0.0.1): the same results as one machine.
 
-- the simulated class (broken submissions included) graded with `--dask local:2` gives the grades
-  CSV and the autograded notebooks and feedback pages of `--jobs 2` (itself proven equal to a serial
-  run in test_grading_end_to_end.py);
+- the simulated class (broken submissions included) graded with `--dask local:2` into PostgreSQL
+  gives the CSV and files of a serial sqlite run: test_gradebook_postgres.py;
 - 40 submissions on a cluster of 2 workers, one worker killed mid-run: every submission graded
   once, the CSV equal to the run without a fault, no job or kernel process left behind;
 - an unreachable scheduler stops the command with a clear message before anything is merged;
@@ -19,8 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness import graded_outputs
-from simulated_class import write_class, write_complete_submissions
+from simulated_class import write_complete_submissions
 from test_grading_end_to_end import grade_cli, read_csv
 from vaecourse.grading.dask_executor import pack, unpack
 from vaecourse.nbg.run import tool_env
@@ -83,21 +81,6 @@ def test_an_unreachable_scheduler_stops_with_a_clear_message_and_merges_nothing(
     assert run.returncode == 2
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in run.stderr
     assert (course / "gradebook.db").read_bytes() == gradebook
-
-
-@pytest.mark.slow
-def test_the_simulated_class_on_a_local_cluster_equals_one_machine(env, tmp_path):
-    submissions = tmp_path / "class"
-    write_class(submissions, ["01_mnist"])
-    course = _course(tmp_path, submissions, ["01_mnist"], env)
-    grade_cli(course, "autograde", "--jobs", "2", "--csv", str(tmp_path / "jobs.csv"), *COMMON, env=env)
-    on_one_machine = graded_outputs(course)
-    run = grade_cli(course, "autograde", "--force", "--dask", "local:2", "--csv", str(tmp_path / "dask.csv"), *COMMON, env=env)
-    assert "with Dask LocalCluster of 2 single-threaded workers" in run.stdout
-    assert (tmp_path / "dask.csv").read_text() == (tmp_path / "jobs.csv").read_text()
-    assert graded_outputs(course) == on_one_machine
-    rows = read_csv(tmp_path / "dask.csv")
-    assert {r["status"] for r in rows} == {"graded", "could not grade"}  # the broken ones are reported
 
 
 def _kernels_under(folder: Path) -> list[psutil.Process]:
