@@ -22,6 +22,7 @@ from pathlib import Path
 import nbformat
 
 from vaecourse.grading.classroom import WORK, CourseError, released, students_to_grade
+from vaecourse.grading.evidence import verify_submission
 from vaecourse.grading.jobs import JobResult, JobSpec, LocalExecutor
 from vaecourse.grading.merge import merge, write_template
 from vaecourse.grading.outcome import GRADED, NOT_GRADED, Outcome, write_not_graded_page, write_status
@@ -71,6 +72,9 @@ def prepare_jobs(course: Path, work: Path, assignments: list[str],
     for student in students:
         for assignment in assignments:
             outcome = outcomes[(student, assignment)] = Outcome(student, assignment, GRADED)
+            if changed := verify_submission(course, student, assignment):  # evidence: the bytes collect hashed
+                outcome.status, outcome.reason = NOT_GRADED, changed
+                continue
             job_dir = work / "jobs" / student / assignment
             if prepare_job(course, job_dir, work / "template.db", releases[assignment], outcome):
                 job_dirs[(student, assignment)] = job_dir
