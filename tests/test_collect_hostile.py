@@ -326,6 +326,19 @@ def test_the_command_prints_the_warnings_and_exits_0_when_something_was_collecte
     assert "error: nothing collected" in result.stderr
 
 
+def test_a_roster_with_bad_or_repeated_ids_is_refused_whole_and_names_every_row(tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,first_name\nalice,Alice\n../bob,Bob\nalice,Again\n,Nobody\n")
+    db_url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with pytest.raises(classroom.CourseError) as error:
+        classroom.import_roster(roster, db_url)
+    message = str(error.value)
+    assert "roster.csv:3: student id '../bob'" in message
+    assert "roster.csv:4: student id 'alice' twice" in message
+    assert "roster.csv:5: no `id`" in message
+    assert not (tmp_path / "gradebook.db").exists()  # nobody imported
+
+
 # --- end to end with real nbgrader ---------------------------------------------------------------
 
 @pytest.mark.slow

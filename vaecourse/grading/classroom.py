@@ -117,18 +117,24 @@ def import_roster(csv_path: Path, db_url: str) -> list[str]:
     """Add or update the roster's students in the gradebook; return their ids."""
     with open(csv_path, newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
-    students = []
+    entries, errors = {}, []
+    for number, row in enumerate(rows, start=2):  # every row checked before the gradebook is touched
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+        student = row.get("id") or row.get("student_id")
+        if not student:
+            errors.append(f"{csv_path}:{number}: no `id` (or `student_id`) column value")
+        elif problem := student_id_problem(student):
+            errors.append(f"{csv_path}:{number}: {problem}")
+        elif student in entries:
+            errors.append(f"{csv_path}:{number}: student id {student!r} twice")
+        else:
+            entries[student] = {key: row[key] for key in ("first_name", "last_name", "email") if row.get(key)}
+    if errors:
+        raise CourseError("roster not imported:\n" + "\n".join(errors))
     with open_gradebook(db_url) as gb:
-        for number, row in enumerate(rows, start=2):
-            row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
-            student = row.get("id") or row.get("student_id")
-            if not student:
-                raise CourseError(f"{csv_path}:{number}: no `id` (or `student_id`) column value")
-            check_student_id(student)
-            info = {key: row[key] for key in ("first_name", "last_name", "email") if row.get(key)}
+        for student, info in entries.items():
             gb.update_or_create_student(student, **info)
-            students.append(student)
-    return students
+    return list(entries)
 
 
 class Collected(dict):
