@@ -305,6 +305,18 @@ def test_a_stored_submission_edited_or_added_to_after_collect_fails_verification
     assert evidence.verify_submission(course, "absent", NB) == ""  # nothing submitted: graded as missing
 
 
+def test_a_submission_stored_before_records_were_kept_is_kept_as_version_0(course, tmp_path):
+    (course / "submitted" / "alice" / NB).mkdir(parents=True)
+    (course / "submitted" / "alice" / NB / f"{NB}.ipynb").write_bytes(notebook("legacy"))
+    archive = write_zip(tmp_path / "lms.zip", {"alice_01_mnist.ipynb": notebook("alice")})
+    assert classroom.collect_zip(archive, course).stored == {("alice", NB): evidence.NEW}
+    record = evidence.read_manifest(course, "alice", NB)
+    (old,) = record["history"]
+    assert old["version"] == 0 and old["files"][f"{NB}.ipynb"]["sha256"] == evidence.sha256(notebook("legacy"))
+    assert (course / old["kept"] / f"{NB}.ipynb").read_bytes() == notebook("legacy")
+    assert record["version"] == 1 and submitted(course) == {f"alice/{NB}/{NB}.ipynb": notebook("alice")}
+
+
 def test_a_course_without_records_is_graded_as_before(course):
     (course / "submitted" / "old" / NB).mkdir(parents=True)
     (course / "submitted" / "old" / NB / f"{NB}.ipynb").write_bytes(notebook("old"))

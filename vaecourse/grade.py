@@ -161,7 +161,8 @@ def _collect(args, course: Path, db_url: str) -> None:
         print(", ".join(f"{hows.count(how)} {how}" for how in sorted(set(hows)))
               + f" (versions and hashes: {course / classroom.WORK / 'evidence'})")
     if not found:
-        raise classroom.CourseError(f"nothing collected ({len(found.problems)} problems above)")
+        raise classroom.CourseError("nothing collected" + (f": {len(found.problems)} warnings above"
+                                                           if found.problems else ": no submissions found"))
 
 
 def _autograde(args, course: Path, db_url: str) -> None:
