@@ -306,66 +306,14 @@ def collect_zip(zip_path: Path, course: Path, db_url: str | None = None,
         zf = zipfile.ZipFile(zip_path)
     except (OSError, zipfile.BadZipFile) as error:
         raise CourseError(f"{zip_path}: not a readable zip file ({error})") from None
-    assignments = set(released(course))
     result = Collected()
-    groups: dict[tuple[str, str], list[tuple[zipfile.ZipInfo, str | None]]] = {}
     with zf:
-        for info in zf.infolist():
-            if info.is_dir():
-                continue
-            where = f"{zip_path.name}:{info.filename}"
-            if why := _member_problem(info):
-                result.problems.append(f"skipped {where}: {why}")
-                continue
-            match = pattern.match((course / "downloaded" / zip_path.stem / info.filename).as_posix())
-            if not match or not match.group("student_id") or not match.group("file_id"):
-                result.problems.append(f"skipped {where}: its name does not match --regexp {regexp!r}")
-                continue
-            student, assignment = match.group("student_id"), match.group("file_id").removesuffix(".ipynb")
-            if why := student_id_problem(student):
-                result.problems.append(f"skipped {where}: {why}")
-                continue
-            if assignment not in assignments:
-                result.problems.append(f"skipped {where}: no released assignment {assignment!r}")
-                continue
-            stamp = match.groupdict().get("timestamp")
-            if stamp:
-                try:
-                    from nbgrader.utils import parse_utc
-
-                    stamp = parse_utc(stamp).isoformat(" ")
-                except (ValueError, OverflowError, TypeError):
-                    result.problems.append(f"{where}: timestamp {stamp!r} not understood; ignored")
-                    stamp = None
-            groups.setdefault((student, assignment), []).append((info, stamp or None))
+        groups = _zip_groups(zf, zip_path, course, pattern, result.problems)
         for (student, assignment), members in sorted(groups.items()):
-            read, refused = [], []
-            for info, stamp in members:
-                data, why = _read_member(zf, info)
-                if why:
-                    refused.append(f"{info.filename} is {why}")
-                else:
-                    read.append((info, stamp, data))
-            names = ", ".join(info.filename for info, _ in members)
-            if refused:
-                result.problems.append(f"skipped {student}/{assignment} ({zip_path.name}: {names}): "
-                                       f"{'; '.join(refused)}; nothing of it collected")
+            chosen = _choose_member(zf, f"{student}/{assignment}", zip_path.name, members, result.problems)
+            if chosen is None:
                 continue
-            if len({data for _, _, data in read}) > 1:
-                stamps = [stamp for _, stamp, _ in read]
-                if None in stamps or len(set(stamps)) < len(stamps):
-                    result.problems.append(
-                        f"skipped {student}/{assignment}: {len(read)} different files in {zip_path.name} "
-                        f"({names}) and no timestamps to choose; none collected (collect the right one "
-                        "with --folder)")
-                    continue
-                result.problems.append(f"{student}/{assignment}: {len(read)} files in {zip_path.name} ({names}); "
-                                       "the one with the newest timestamp collected")
-                read = [max(read, key=lambda item: item[1])]
-            elif len(read) > 1:
-                result.problems.append(f"{student}/{assignment}: {len(read)} identical files in {zip_path.name} "
-                                       f"({names}); collected once")
-            info, stamp, data = read[0]
+            info, stamp, data = chosen
             files = {f"{assignment}.ipynb": data}
             if stamp:
                 files["timestamp.txt"] = stamp.encode()
@@ -373,6 +321,77 @@ def collect_zip(zip_path: Path, course: Path, db_url: str | None = None,
                        evidence.store(course, student, assignment, files, f"{zip_path.resolve()}:{info.filename}"))
     _check_roster(result, db_url)
     return result
+
+
+Member = tuple[zipfile.ZipInfo, str | None]  # a zip member and its timestamp, if the regexp gives one
+
+
+def _zip_groups(zf: zipfile.ZipFile, zip_path: Path, course: Path, pattern: re.Pattern,
+                problems: list[str]) -> dict[tuple[str, str], list[Member]]:
+    """The members that may be collected, by (student, assignment); the others named in `problems`."""
+    assignments = set(released(course))
+    groups: dict[tuple[str, str], list[Member]] = {}
+    for info in zf.infolist():
+        if info.is_dir():
+            continue
+        where = f"{zip_path.name}:{info.filename}"
+        if why := _member_problem(info):
+            problems.append(f"skipped {where}: {why}")
+            continue
+        match = pattern.match((course / "downloaded" / zip_path.stem / info.filename).as_posix())
+        if not match or not match.group("student_id") or not match.group("file_id"):
+            problems.append(f"skipped {where}: its name does not match --regexp {pattern.pattern!r}")
+            continue
+        student, assignment = match.group("student_id"), match.group("file_id").removesuffix(".ipynb")
+        if why := student_id_problem(student):
+            problems.append(f"skipped {where}: {why}")
+            continue
+        if assignment not in assignments:
+            problems.append(f"skipped {where}: no released assignment {assignment!r}")
+            continue
+        stamp = match.groupdict().get("timestamp")
+        if stamp:
+            try:
+                from nbgrader.utils import parse_utc
+
+                stamp = parse_utc(stamp).isoformat(" ")
+            except (ValueError, OverflowError, TypeError):
+                problems.append(f"{where}: timestamp {stamp!r} not understood; ignored")
+                stamp = None
+        groups.setdefault((student, assignment), []).append((info, stamp or None))
+    return groups
+
+
+def _choose_member(zf: zipfile.ZipFile, submission: str, zip_name: str, members: list[Member],
+                   problems: list[str]) -> tuple[zipfile.ZipInfo, str | None, bytes] | None:
+    """The one member to collect for a submission, read; None (and why in `problems`) if none.
+
+    Every member must be readable; identical copies count once; different ones need
+    timestamps (the newest wins, as in zip_collect), else none is collected.
+    """
+    read, refused = [], []
+    for info, stamp in members:
+        data, why = _read_member(zf, info)
+        if why:
+            refused.append(f"{info.filename} is {why}")
+        else:
+            read.append((info, stamp, data))
+    names = ", ".join(info.filename for info, _ in members)
+    if refused:
+        problems.append(f"skipped {submission} ({zip_name}: {names}): {'; '.join(refused)}; nothing of it collected")
+        return None
+    if len({data for _, _, data in read}) > 1:
+        stamps = [stamp for _, stamp, _ in read]
+        if None in stamps or len(set(stamps)) < len(stamps):
+            problems.append(f"skipped {submission}: {len(read)} different files in {zip_name} ({names}) and no "
+                            "timestamps to choose; none collected (collect the right one with --folder)")
+            return None
+        problems.append(f"{submission}: {len(read)} files in {zip_name} ({names}); "
+                        "the one with the newest timestamp collected")
+        return max(read, key=lambda item: item[1])
+    if len(read) > 1:
+        problems.append(f"{submission}: {len(read)} identical files in {zip_name} ({names}); collected once")
+    return read[0]
 
 
 def _check_roster(result: Collected, db_url: str | None) -> None:
