@@ -46,8 +46,8 @@ def _parser() -> argparse.ArgumentParser:
         group.add_argument("--zip", type=Path, help="LMS download: a zip of files named <student>_<notebook>.ipynb")
         group.add_argument("--folder", type=Path, help="a folder <student>/<assignment>/*.ipynb")
         p.add_argument("--regexp", default=classroom.DEFAULT_ZIP_REGEXP,
-                       help="zip_collect's FileNameCollectorPlugin.named_regexp (matched against the extracted "
-                            "file's absolute path; groups student_id and file_id)")
+                       help="matched, like zip_collect's FileNameCollectorPlugin.named_regexp, against a member's "
+                            "path once extracted, <course>/downloaded/<zip>/<member>; groups student_id and file_id)")
 
     collect_args(sub.add_parser("collect", help="copy submissions into the course folder"))
 
@@ -154,9 +154,19 @@ def _collect(args, course: Path, db_url: str) -> None:
     if args.zip:
         found = classroom.collect_zip(args.zip, course, db_url, args.regexp)
     else:
-        found = classroom.collect_folder(args.folder, course)
+        found = classroom.collect_folder(args.folder, course, db_url)
+    # collect: what was skipped and why (classroom.Collected), and what was stored (evidence)
+    for problem in found.problems:
+        print(f"warning: {problem}", file=sys.stderr)
     count = sum(len(v) for v in found.values())
     print(f"collected {count} notebooks from {len(found)} students into {course / 'submitted'}")
+    hows = [how for how in found.stored.values() if how != "new"]
+    if hows:
+        print(", ".join(f"{hows.count(how)} {how}" for how in sorted(set(hows)))
+              + f" (versions and hashes: {course / classroom.WORK / 'evidence'})")
+    if not found:
+        raise classroom.CourseError("nothing collected" + (f": {len(found.problems)} warnings above"
+                                                           if found.problems else ": no submissions found"))
 
 
 def _autograde(args, course: Path, db_url: str) -> None:

@@ -2,6 +2,7 @@
 
 The command line is `python -m vaecourse.grade` (see README.md, "For instructors").
 One module per stage: `classroom` (the nbgrader course folder: release, roster, collect),
+`evidence` (collected submissions stored read-only, hashed, versioned; checked before grading),
 `repair` (restore what other editors and students break), `jobs` (one isolated nbgrader
 job per student and notebook, with a time limit, and the executors that run them),
 `merge` (a job's gradebook into the course's), `outcome` (each notebook's status record

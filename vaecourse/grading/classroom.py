@@ -6,15 +6,22 @@
   Assignment name == notebook name.
 - roster: a CSV with a column `id` (or `student_id`) and optional `first_name`,
   `last_name`, `email` becomes the gradebook's students.
-- collect: an LMS download (a zip of files named `<student>_<notebook>.ipynb`, through
-  nbgrader's zip_collect) or a folder `<student>/<assignment>/*.ipynb`; both are copied
-  into submitted/<student>/<assignment>/; the given files are only read.
+- collect: an LMS download (a zip of files named `<student>_<notebook>.ipynb`, read with
+  `zipfile`: the student id comes from the member's own name, nested archives are not
+  unpacked) or a folder `<student>/<assignment>/*.ipynb`; both are stored into
+  submitted/<student>/<assignment>/ as evidence (`evidence`: read-only, hashed, versions
+  kept); the given files are only read. Links, unsafe names and ids, archives and
+  oversized files are skipped, each named in the result's `problems`, never aborting the rest.
 """
 import csv
+import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 
 import nbformat
@@ -28,9 +35,14 @@ from vaecourse.nbg.run import NbgraderFailed, run_nbgrader, tool_env
 
 AUTOGRADER_DIR = ROOT / "autograder"  # the nbgrader course folder grading works in
 WORK = ".grading"  # grading's own folder inside the course folder (jobs, status, logs)
-# zip_collect matches this against each extracted file's absolute path.
+# Matched (as nbgrader's zip_collect did) against a zip member's path once extracted, <course>/downloaded/<zip>/<member>.
 DEFAULT_ZIP_REGEXP = r".*/(?P<student_id>[^/]+?)_(?P<file_id>\d\d_[A-Za-z0-9_]+)\.ipynb$"
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]*")  # fullmatch: `$` would let a trailing newline in
+MAX_ID_LENGTH = 100
+MAX_SUBMISSION_BYTES = 50 * 2**20  # a notebook (or zip member) larger than this is not collected
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".zst", ".7z", ".rar", ".jar")
+ARCHIVE_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"7z\xbc\xaf", b"Rar!",
+                 b"\x28\xb5\x2f\xfd")
 
 
 class CourseError(RuntimeError):
@@ -96,9 +108,8 @@ def release(course: Path, db_url: str, names: list[str] | None = None, solutions
 
 
 def check_student_id(student: str) -> str:
-    if not _SAFE_ID.match(student):
-        raise CourseError(f"student id {student!r}: use letters, digits and . _ @ + - only "
-                          "(it becomes a folder name)")
+    if problem := student_id_problem(student):
+        raise CourseError(problem)
     return student
 
 
@@ -106,71 +117,296 @@ def import_roster(csv_path: Path, db_url: str) -> list[str]:
     """Add or update the roster's students in the gradebook; return their ids."""
     with open(csv_path, newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
-    students = []
+    entries, errors = {}, []
+    for number, row in enumerate(rows, start=2):  # every row checked before the gradebook is touched
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+        student = row.get("id") or row.get("student_id")
+        if not student:
+            errors.append(f"{csv_path}:{number}: no `id` (or `student_id`) column value")
+        elif problem := student_id_problem(student):
+            errors.append(f"{csv_path}:{number}: {problem}")
+        elif student in entries:
+            errors.append(f"{csv_path}:{number}: student id {student!r} twice")
+        else:
+            entries[student] = {key: row[key] for key in ("first_name", "last_name", "email") if row.get(key)}
+    if errors:
+        raise CourseError("roster not imported:\n" + "\n".join(errors))
     with open_gradebook(db_url) as gb:
-        for number, row in enumerate(rows, start=2):
-            row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
-            student = row.get("id") or row.get("student_id")
-            if not student:
-                raise CourseError(f"{csv_path}:{number}: no `id` (or `student_id`) column value")
-            check_student_id(student)
-            info = {key: row[key] for key in ("first_name", "last_name", "email") if row.get(key)}
+        for student, info in entries.items():
             gb.update_or_create_student(student, **info)
-            students.append(student)
-    return students
+    return list(entries)
 
 
-def collect_folder(folder: Path, course: Path) -> dict[str, list[str]]:
-    """Copy `<student>/<assignment>/*.ipynb` (and timestamp.txt) into submitted/; {student: [assignment]}."""
+class Collected(dict):
+    """{student: [assignment]} collected, with `problems` (what was skipped and why: the
+    command prints them) and `stored` ({(student, assignment): evidence.NEW, NEW_VERSION,
+    UNCHANGED or RESTORED})."""
+
+    def __init__(self):
+        super().__init__()
+        self.problems: list[str] = []
+        self.stored: dict[tuple[str, str], str] = {}
+
+    def add(self, student: str, assignment: str, how: str) -> None:
+        self.setdefault(student, []).append(assignment)
+        self.stored[(student, assignment)] = how
+
+
+def student_id_problem(student: str) -> str:
+    """"" if `student` is a safe student id (it becomes a folder name), else what is wrong with it."""
+    if not isinstance(student, str) or len(student) > MAX_ID_LENGTH or not _SAFE_ID.fullmatch(student):
+        return (f"student id {student!r}: use letters, digits and . _ @ + - only, starting with a letter or "
+                f"digit, at most {MAX_ID_LENGTH} characters (it becomes a folder name)")
+    return ""
+
+
+def is_archive_name(name: str) -> bool:
+    return name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def _content_problem(data: bytes) -> str:
+    if len(data) > MAX_SUBMISSION_BYTES:
+        return f"larger than {MAX_SUBMISSION_BYTES // 2**20} MB"
+    if data.startswith(ARCHIVE_MAGIC):
+        return "an archive, not a notebook (archives inside a submission are not unpacked)"
+    return ""
+
+
+def _read_regular_file(path: Path) -> tuple[bytes | None, str]:
+    """(bytes, "") of a plain file, never through a link; (None, why) otherwise."""
+    try:
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            return None, "a symbolic link (collect follows no links)"
+        if not stat.S_ISREG(mode):
+            return None, "not a regular file"
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return None, "not a regular file"
+            data = handle.read(MAX_SUBMISSION_BYTES + 1)
+    except OSError as error:
+        return None, f"could not be read ({error.strerror or error})"
+    return (None, why) if (why := _content_problem(data)) else (data, "")
+
+
+def collect_folder(folder: Path, course: Path, db_url: str | None = None) -> Collected:
+    """Store `<student>/<assignment>/*.ipynb` (and timestamp.txt) in submitted/ as evidence (`evidence.store`).
+
+    A submission holding a symbolic link, an archive, a file over the size cap or a
+    folder with a bad student id is skipped (and named in `problems`); the others are
+    collected. Links are never followed, at any level. db_url: check the ids against the roster.
+    """
+    from vaecourse.grading import evidence
+
     folder, course = Path(folder), Path(course)
+    if not folder.is_dir():
+        raise CourseError(f"{folder}: not a folder")
     assignments = set(released(course))
-    found: dict[str, list[str]] = {}
-    for student_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-        student = check_student_id(student_dir.name)
-        for assignment_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
-            if assignment_dir.name not in assignments:
-                print(f"warning: skipped {assignment_dir}: no released assignment {assignment_dir.name!r}",
-                      file=sys.stderr)
+    result = Collected()
+    for student_dir in sorted(folder.iterdir()):
+        if student_dir.is_symlink():
+            result.problems.append(f"skipped {student_dir}: a symbolic link (collect follows no links)")
+            continue
+        if not student_dir.is_dir():
+            result.problems.append(f"skipped {student_dir}: not a folder <student>/<assignment>/")
+            continue
+        if problem := student_id_problem(student_dir.name):
+            result.problems.append(f"skipped {student_dir}: {problem}")
+            continue
+        student = student_dir.name
+        for assignment_dir in sorted(student_dir.iterdir()):
+            if assignment_dir.is_symlink():
+                result.problems.append(f"skipped {assignment_dir}: a symbolic link (collect follows no links)")
                 continue
-            target = course / "submitted" / student / assignment_dir.name
-            if target.exists():
-                shutil.rmtree(target)
-            target.mkdir(parents=True)
+            if not assignment_dir.is_dir():
+                result.problems.append(f"skipped {assignment_dir}: not a folder <student>/<assignment>/")
+                continue
+            if assignment_dir.name not in assignments:
+                result.problems.append(f"skipped {assignment_dir}: no released assignment {assignment_dir.name!r}")
+                continue
+            files, refused = {}, []
             for path in sorted(assignment_dir.iterdir()):
-                if path.is_file() and (path.suffix == ".ipynb" or path.name == "timestamp.txt"):
-                    shutil.copyfile(path, target / path.name)
-            found.setdefault(student, []).append(assignment_dir.name)
-    return found
+                if path.is_symlink():
+                    refused.append(f"{path.name} is a symbolic link (collect follows no links)")
+                elif is_archive_name(path.name):
+                    refused.append(f"{path.name} is an archive (archives inside a submission are not unpacked)")
+                elif path.suffix == ".ipynb" or path.name == "timestamp.txt":
+                    data, why = _read_regular_file(path)
+                    if why:
+                        refused.append(f"{path.name} is {why}")
+                    else:
+                        files[path.name] = data
+            if refused:
+                result.problems.append(f"skipped {assignment_dir}: {'; '.join(refused)}; nothing of it collected")
+                continue
+            result.add(student, assignment_dir.name,
+                       evidence.store(course, student, assignment_dir.name, files, str(assignment_dir.resolve())))
+    _check_roster(result, db_url)
+    return result
 
 
-def collect_zip(zip_path: Path, course: Path, db_url: str, regexp: str = DEFAULT_ZIP_REGEXP) -> dict[str, list[str]]:
-    """nbgrader zip_collect for every released assignment; {student: [assignment]} collected."""
-    course = Path(course)
-    found: dict[str, list[str]] = {}
-    for assignment in released(course):
-        archive = course / "downloaded" / assignment / "archive"
-        if archive.exists():
-            shutil.rmtree(archive)
-        archive.mkdir(parents=True)
-        shutil.copyfile(zip_path, archive / Path(zip_path).name)
-        before = _submitted_mtimes(course, assignment)
-        run_in_course(["zip_collect", assignment, "--force", "--strict",
-                      f"--FileNameCollectorPlugin.named_regexp={regexp}"], course, db_url)
-        after = _submitted_mtimes(course, assignment)
-        for student in sorted(s for s in after if after[s] != before.get(s)):
-            found.setdefault(student, []).append(assignment)
-    return found
+def _member_problem(info: zipfile.ZipInfo) -> str:
+    """Why a zip member is not collected, before reading it ("" if nothing yet)."""
+    name = info.filename
+    parts = name.split("/")
+    if (not name or name.startswith("/") or "\\" in name or "\x00" in name or ".." in parts
+            or re.match(r"^[A-Za-z]:", name)):
+        return "an unsafe path (absolute, with .. or a backslash)"
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        return "a symbolic link (collect follows no links)"
+    if stat.S_IFMT(mode) and not stat.S_ISREG(mode):
+        return "not a regular file"
+    if info.flag_bits & 0x1:
+        return "encrypted"
+    if is_archive_name(name):
+        return ("an archive inside the archive: not unpacked (the student id comes from the outer "
+                "file name only)")
+    if not name.endswith(".ipynb"):
+        return "not a notebook (.ipynb)"
+    if info.file_size > MAX_SUBMISSION_BYTES:
+        return f"larger than {MAX_SUBMISSION_BYTES // 2**20} MB ({info.file_size} bytes)"
+    return ""
 
 
-def _submitted_mtimes(course: Path, assignment: str) -> dict[str, float]:
-    out = {}
-    root = Path(course) / "submitted"
-    if root.is_dir():
-        for student_dir in root.iterdir():
-            folder = student_dir / assignment
-            if folder.is_dir():
-                out[student_dir.name] = max([p.stat().st_mtime_ns for p in folder.iterdir()] or [0])
-    return out
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[bytes | None, str]:
+    try:
+        with zf.open(info) as handle:
+            data = handle.read(MAX_SUBMISSION_BYTES + 1)  # a size in the header may lie
+    except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, EOFError, OSError, ValueError) as error:
+        return None, f"could not be read ({error})"
+    return (None, why) if (why := _content_problem(data)) else (data, "")
+
+
+def collect_zip(zip_path: Path, course: Path, db_url: str | None = None,
+                regexp: str = DEFAULT_ZIP_REGEXP) -> Collected:
+    """Store each notebook of an LMS download in submitted/ as evidence (`evidence.store`).
+
+    Our own extraction with `zipfile` (nbgrader's zip_collect unpacks nested archives,
+    writes where a file name says and stops at the first duplicate). `regexp` is matched,
+    as zip_collect does, against the path the member would have once extracted,
+    <course>/downloaded/<zip name>/<member>; its groups `student_id` and `file_id` (the
+    notebook name, with or without .ipynb) and optionally `timestamp` give the submission.
+    Nothing is extracted to disk but the collected notebooks. A member that is a link,
+    an archive, unsafe, too big, unreadable, unmatched, or for a bad id or an unreleased
+    notebook is skipped, and so are members that disagree about one submission; each is
+    named in `problems`; the others are collected.
+    """
+    from vaecourse.grading import evidence
+
+    course, zip_path = Path(course), Path(zip_path)
+    try:
+        pattern = re.compile(regexp)
+    except re.error as error:
+        raise CourseError(f"--regexp {regexp!r}: {error}") from None
+    if not {"student_id", "file_id"} <= set(pattern.groupindex):
+        raise CourseError(f"--regexp {regexp!r}: needs the named groups student_id and file_id")
+    try:
+        zf = zipfile.ZipFile(zip_path)
+    except (OSError, zipfile.BadZipFile) as error:
+        raise CourseError(f"{zip_path}: not a readable zip file ({error})") from None
+    result = Collected()
+    with zf:
+        groups = _zip_groups(zf, zip_path, course, pattern, result.problems)
+        for (student, assignment), members in sorted(groups.items()):
+            chosen = _choose_member(zf, f"{student}/{assignment}", zip_path.name, members, result.problems)
+            if chosen is None:
+                continue
+            info, stamp, data = chosen
+            files = {f"{assignment}.ipynb": data}
+            if stamp:
+                files["timestamp.txt"] = stamp.encode()
+            result.add(student, assignment,
+                       evidence.store(course, student, assignment, files, f"{zip_path.resolve()}:{info.filename}"))
+    _check_roster(result, db_url)
+    return result
+
+
+Member = tuple[zipfile.ZipInfo, str | None]  # a zip member and its timestamp, if the regexp gives one
+
+
+def _zip_groups(zf: zipfile.ZipFile, zip_path: Path, course: Path, pattern: re.Pattern,
+                problems: list[str]) -> dict[tuple[str, str], list[Member]]:
+    """The members that may be collected, by (student, assignment); the others named in `problems`."""
+    assignments = set(released(course))
+    groups: dict[tuple[str, str], list[Member]] = {}
+    for info in zf.infolist():
+        if info.is_dir():
+            continue
+        where = f"{zip_path.name}:{info.filename}"
+        if why := _member_problem(info):
+            problems.append(f"skipped {where}: {why}")
+            continue
+        match = pattern.match((course / "downloaded" / zip_path.stem / info.filename).as_posix())
+        if not match or not match.group("student_id") or not match.group("file_id"):
+            problems.append(f"skipped {where}: its name does not match --regexp {pattern.pattern!r}")
+            continue
+        student, assignment = match.group("student_id"), match.group("file_id").removesuffix(".ipynb")
+        if why := student_id_problem(student):
+            problems.append(f"skipped {where}: {why}")
+            continue
+        if assignment not in assignments:
+            problems.append(f"skipped {where}: no released assignment {assignment!r}")
+            continue
+        stamp = match.groupdict().get("timestamp")
+        if stamp:
+            try:
+                from nbgrader.utils import parse_utc
+
+                stamp = parse_utc(stamp).isoformat(" ")
+            except (ValueError, OverflowError, TypeError):
+                problems.append(f"{where}: timestamp {stamp!r} not understood; ignored")
+                stamp = None
+        groups.setdefault((student, assignment), []).append((info, stamp or None))
+    return groups
+
+
+def _choose_member(zf: zipfile.ZipFile, submission: str, zip_name: str, members: list[Member],
+                   problems: list[str]) -> tuple[zipfile.ZipInfo, str | None, bytes] | None:
+    """The one member to collect for a submission, read; None (and why in `problems`) if none.
+
+    Every member must be readable; identical copies count once; different ones need
+    timestamps (the newest wins, as in zip_collect), else none is collected.
+    """
+    read, refused = [], []
+    for info, stamp in members:
+        data, why = _read_member(zf, info)
+        if why:
+            refused.append(f"{info.filename} is {why}")
+        else:
+            read.append((info, stamp, data))
+    names = ", ".join(info.filename for info, _ in members)
+    if refused:
+        problems.append(f"skipped {submission} ({zip_name}: {names}): {'; '.join(refused)}; nothing of it collected")
+        return None
+    if len({data for _, _, data in read}) > 1:
+        stamps = [stamp for _, stamp, _ in read]
+        if None in stamps or len(set(stamps)) < len(stamps):
+            problems.append(f"skipped {submission}: {len(read)} different files in {zip_name} ({names}) and no "
+                            "timestamps to choose; none collected (collect the right one with --folder)")
+            return None
+        problems.append(f"{submission}: {len(read)} files in {zip_name} ({names}); "
+                        "the one with the newest timestamp collected")
+        return max(read, key=lambda item: item[1])
+    if len(read) > 1:
+        problems.append(f"{submission}: {len(read)} identical files in {zip_name} ({names}); collected once")
+    return read[0]
+
+
+def _check_roster(result: Collected, db_url: str | None) -> None:
+    """A problem for each collected student the roster does not hold (a file name typo, an LMS id)."""
+    if not db_url or not result:
+        return
+    with open_gradebook(db_url) as gb:
+        roster = {student.id for student in gb.students}
+    if not roster:
+        result.problems.append("the gradebook holds no roster yet: student ids not checked "
+                               "(`python -m vaecourse.grade roster roster.csv`)")
+        return
+    for student in sorted(set(result) - roster):
+        result.problems.append(f"{student}: collected, but not on the roster; check the id "
+                               "(a typo in a file name?) or add them to the roster")
 
 
 def students_to_grade(course: Path, course_db: str, only: list[str] | None = None) -> list[str]:

@@ -15,7 +15,6 @@
    notebooks and the feedback pages into the course folder, where formgrader finds them,
    and writes each notebook's status record (`outcome`).
 """
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -23,12 +22,13 @@ from pathlib import Path
 import nbformat
 
 from vaecourse.grading.classroom import WORK, CourseError, released, students_to_grade
-from vaecourse.masters import ROOT
+from vaecourse.grading.evidence import sha256, verify_submission
 from vaecourse.grading.jobs import JobResult, JobSpec, LocalExecutor
 from vaecourse.grading.merge import merge, write_template
 from vaecourse.grading.outcome import (GRADED, NOT_GRADED, Outcome, read_status, write_not_graded_page,
                                        write_status)
 from vaecourse.grading.repair import CannotGrade, repair
+from vaecourse.masters import ROOT
 from vaecourse.nbg.config import CELL_TIMEOUT_S
 from vaecourse.nbg.layout import notebook_path
 from vaecourse.nbg.run import tool_env
@@ -105,6 +105,9 @@ def prepare_jobs(course: Path, work: Path, assignments: list[str], students: lis
                 outcomes[(student, assignment)] = done
                 continue
             outcome = outcomes[(student, assignment)] = Outcome(student, assignment, GRADED)
+            if changed := verify_submission(course, student, assignment):  # evidence: the bytes collect hashed
+                outcome.status, outcome.reason = NOT_GRADED, changed
+                continue
             outcome.submission_sha256 = submission_sha256(course, student, assignment)
             job_dir = work / "jobs" / student / assignment
             if prepare_job(course, job_dir, work / "template.db", releases[assignment], outcome):
@@ -115,7 +118,7 @@ def prepare_jobs(course: Path, work: Path, assignments: list[str], students: lis
 def submission_sha256(course: Path, student: str, assignment: str) -> str:
     """SHA-256 of the stored submission ('' if there is none)."""
     path = course / "submitted" / student / assignment / f"{assignment}.ipynb"
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+    return sha256(path.read_bytes()) if path.is_file() else ""
 
 
 def already_graded(course: Path, student: str, assignment: str) -> Outcome | None:
