@@ -98,7 +98,6 @@ def _kernels_under(folder: Path) -> list[psutil.Process]:
 @pytest.mark.slow
 def test_a_worker_killed_mid_run_costs_a_retry_not_a_row(env, tmp_path):
     """40 submissions, 2 workers, one killed while grading: every row once, the CSV of a run without faults."""
-    import dask
     from distributed import LocalCluster
 
     submissions = tmp_path / "class"
@@ -108,9 +107,8 @@ def test_a_worker_killed_mid_run_costs_a_retry_not_a_row(env, tmp_path):
 
     worker_tmp = tmp_path / "workers"
     worker_tmp.mkdir()
-    with dask.config.set({"distributed.worker.daemon": False}):
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, env={"TMPDIR": str(worker_tmp)})
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None, env={"TMPDIR": str(worker_tmp)})  # daemonic workers, as by default
     killed = []
 
     def kill_one_worker_mid_run():

@@ -21,9 +21,7 @@ DaskUnavailable before anything is merged, so the gradebook stays as it was.
 
 A worker needs the course package and its dependencies (the same environment as the main
 machine) and MNIST: the worker's own VAE_COURSE_DATA wins over the main machine's, so a worker
-can keep the data elsewhere. It must run with `distributed.worker.daemon: False`
-(`DASK_DISTRIBUTED__WORKER__DAEMON=False`): a job starts processes, which daemonic Dask worker
-processes may not.
+can keep the data elsewhere.
 """
 import io
 import os
@@ -68,6 +66,7 @@ def unpack(data: bytes, folder: Path) -> None:
 
 def run_packed(data: bytes, spec: JobSpec) -> tuple[bytes, JobResult]:
     """The Dask task: unpack a job folder in a private temporary folder, run it, pack its outputs."""
+    _allow_children()
     env = dict(spec.env)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     if os.environ.get("VAE_COURSE_DATA"):
@@ -81,6 +80,20 @@ def run_packed(data: bytes, spec: JobSpec) -> tuple[bytes, JobResult]:
         return pack(job_dir.parent, ()), JobResult(None, f"the graded notebook's outputs exceed "
                                                    f"{OUTPUT_LIMIT // 2**20} MB (huge prints?)", result.seconds)
     return outputs, result
+
+
+def _allow_children() -> None:
+    """Let this worker process start the job's process.
+
+    Dask's worker processes are daemonic unless `distributed.worker.daemon` is False, and
+    multiprocessing refuses children to a daemonic process so that none outlives it. A job's
+    process already dies with its parent (vaecourse.grading.jobs._die_with_parent) and its
+    kernel with it, so the rule protects nothing here, and a worker started by a plain
+    `dask worker` needs no configuration.
+    """
+    import multiprocessing
+
+    multiprocessing.current_process()._config["daemon"] = False
 
 
 class DaskExecutor:
@@ -125,7 +138,6 @@ class DaskExecutor:
         import dask
         from distributed import Client, LocalCluster
 
-        dask.config.set({"distributed.worker.daemon": False})  # a job starts processes
         if self.address.startswith("local:"):
             workers = int(self.address.split(":", 1)[1])
             with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
