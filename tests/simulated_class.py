@@ -186,3 +186,10 @@ def write_complete_submissions(root: Path, notebooks: list[str], count: int) -> 
             folder = Path(root) / f"student{index:03d}" / name
             folder.mkdir(parents=True, exist_ok=True)
             (folder / f"{name}.ipynb").write_text(text)
+
+
+def write_roster(path: Path, students: list[str]) -> Path:
+    """A roster CSV (`grade roster`) of `students` and one more, `absent`, who submits nothing."""
+    Path(path).write_text("id,first_name,last_name,email\n" + "".join(
+        f"{s},{s.title()},Student,{s}@example.org\n" for s in [*students, "absent"]))
+    return Path(path)

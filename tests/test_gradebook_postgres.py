@@ -11,7 +11,7 @@ from datetime import datetime
 import pytest
 
 from harness import graded_outputs
-from simulated_class import NOT_GRADED, points_of_tests, write_class
+from simulated_class import NOT_GRADED, points_of_tests, write_class, write_roster
 from test_grading_end_to_end import CELL_TIMEOUT, NOTEBOOKS, grade_cli, read_csv
 from vaecourse import grade
 from vaecourse.nbg.gradebook import open_gradebook
@@ -125,9 +125,7 @@ def test_the_class_on_dask_into_postgresql_equals_a_serial_sqlite_run(postgres_u
     submissions = tmp_path / "class"
     expected = write_class(submissions, NOTEBOOKS)
     students = sorted({student for student, _ in expected})
-    roster = tmp_path / "roster.csv"
-    roster.write_text("id,first_name,last_name,email\n" + "".join(
-        f"{s},{s.title()},Student,{s}@example.org\n" for s in students + ["absent"]))
+    roster = write_roster(tmp_path / "roster.csv", students)
     runs = {}
     for name, db, how in (("postgres", ["--db", postgres_url], ["--dask", "local:2"]), ("sqlite", [], ["--jobs", "1"])):
         course = tmp_path / name

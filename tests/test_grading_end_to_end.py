@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from harness import page_text
-from simulated_class import GRADED, NOT_GRADED, points_of_tests, write_class
+from simulated_class import GRADED, NOT_GRADED, points_of_tests, write_class, write_roster
 from vaecourse.masters import SOLUTIONS_DIR, STUDENT_DIR, hidden_test_lines
 from vaecourse.nbg.run import tool_env
 
@@ -49,9 +49,7 @@ def graded(tmp_path_factory, offline_data):
     submissions = tmp / "class"
     expected = write_class(submissions, NOTEBOOKS)
     students = sorted({student for student, _ in expected})
-    roster = tmp / "roster.csv"
-    roster.write_text("id,first_name,last_name,email\n" + "".join(
-        f"{s},{s.title()},Student,{s}@example.org\n" for s in students + ["absent"]))
+    roster = write_roster(tmp / "roster.csv", students)
     before = hashes(submissions)
     course = tmp / "course"
     grade_cli(course, "release", *NOTEBOOKS, env=env)
