@@ -115,9 +115,9 @@ def unplaced_models(source: str, classes: set[str]) -> list[str]:
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in classes):
             continue
-        outer, scope = node, parents.get(node)
+        scope = parents.get(node)  # the statement the call is part of
         while scope is not None and not isinstance(scope, (ast.stmt, ast.ClassDef)):
-            outer, scope = scope, parents.get(scope)
+            scope = parents.get(scope)
         inside_class = any(isinstance(p, ast.ClassDef) for p in _ancestors(node, parents))
         if inside_class:
             continue  # a submodule: it moves with its parent
