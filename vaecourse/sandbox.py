@@ -37,7 +37,6 @@ gradebook.db beside it is out of view.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import resource
 import shutil
