@@ -153,8 +153,22 @@ def run_once(job_dir: Path, spec: JobSpec) -> tuple[dict | None, str]:
     _kill_tree(process.pid)  # a kernel left behind by a crash
     result_file = job_dir / "result.json"
     if not result_file.is_file():
-        return None, f"the grading process died (exit code {process.exitcode}): out of memory?"
+        return None, died_reason(process.exitcode)
     return json.loads(result_file.read_text()), ""
+
+
+def died_reason(exitcode: int | None) -> str:
+    """Why the job process ended without a result, from its exit code (negative: the signal that killed it)."""
+    import signal
+
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = "unknown signal"
+        why = f"the grading process was killed (signal {-exitcode}: {name})"
+        return why + (": out of memory, or killed by someone?" if -exitcode == signal.SIGKILL else "")
+    return f"the grading process ended without a result (exit code {exitcode})"
 
 
 def failure_reason(result: dict) -> str:
@@ -173,21 +187,44 @@ def failure_reason(result: dict) -> str:
     return "nbgrader failed: " + (lines[-1].strip() if lines else "no message")[:300]
 
 
-def course_cell_timeouts(job_dir: Path, student: str, assignment: str) -> str:
+TIMED_OUT_LOG = "Timeout waiting for execute reply"  # nbclient's log line when a cell passes the timeout
+
+
+def course_cell_timeouts(job_dir: Path, student: str, assignment: str, log: str = "",
+                         cell_timeout: float | None = None) -> str:
     """grade_id of a locked course cell (not the student's work) that timed out, else ''.
 
     Such a cell (the course helpers, which import torch) only times out when the machine
-    is overloaded; the job is run again rather than the student losing every point.
+    is overloaded; the job is run again rather than the student losing every point. A
+    timeout is nbclient's interrupt: its log says TIMED_OUT_LOG and the cell ran for the
+    whole cell timeout (nbclient's recorded timing). A KeyboardInterrupt that a course cell
+    merely raised (student code can make the helpers raise one) is not a timeout.
     """
     path = notebook_path(job_dir, "autograded", assignment, student)
-    if not path.is_file():
+    if TIMED_OUT_LOG not in log or not path.is_file():
         return ""
     for cell in nbformat.read(path, as_version=4).cells:
-        if is_course_cell(cell):
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error" and output.get("ename") in TIMEOUT_ERRORS:
-                    return grade_id(cell) or "?"
+        if is_course_cell(cell) and _interrupted(cell, cell_timeout):
+            return grade_id(cell) or "?"
     return ""
+
+
+def _interrupted(cell, cell_timeout: float | None) -> bool:
+    """The cell ended in an interrupt error, after running about the cell timeout (when timing was recorded)."""
+    from datetime import datetime
+
+    if not any(o.get("output_type") == "error" and o.get("ename") in TIMEOUT_ERRORS for o in cell.get("outputs", [])):
+        return False
+    timing = cell.get("metadata", {}).get("execution", {})
+    start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+    if not (cell_timeout and start and end):
+        return True
+    try:
+        took = (datetime.fromisoformat(end.replace("Z", "+00:00")) -
+                datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
+    except ValueError:
+        return True
+    return took >= 0.9 * cell_timeout
 
 
 def _reset(job_dir: Path, gradebook: bytes) -> None:
@@ -209,7 +246,8 @@ def run_job(job_dir: Path, spec: JobSpec) -> JobResult:
         if result is not None and not result["autograde"].get("success"):
             reason = failure_reason(result)
         elif result is not None:
-            slow = course_cell_timeouts(job_dir, spec.student, spec.assignment)
+            slow = course_cell_timeouts(job_dir, spec.student, spec.assignment,
+                                        result["autograde"].get("log") or "", spec.cell_timeout)
             if slow and attempt == 1:
                 _reset(job_dir, gradebook)  # the machine was busy: not the student's fault
                 continue
