@@ -29,6 +29,7 @@ from vaecourse.grading.merge import merge, write_template
 from vaecourse.grading.outcome import (GRADED, NOT_GRADED, Outcome, read_status, write_not_graded_page,
                                        write_status)
 from vaecourse.grading.repair import CannotGrade, repair
+from vaecourse.grading.verify import tampered
 from vaecourse.nbg.config import CELL_TIMEOUT_S
 from vaecourse.nbg.layout import notebook_path
 from vaecourse.nbg.run import tool_env
@@ -194,6 +195,9 @@ def publish(course: Path, course_db: str, outcome: Outcome, job_dir: Path | None
     if outcome.status == GRADED and too_big:
         outcome.status = NOT_GRADED
         outcome.reason = f"{', '.join(too_big)} over {RETURNED_LIMIT // 2**20} MB after grading: not taken back"
+    changed = tampered(course_db, job_dir / "gradebook.db", assignment) if job_dir and outcome.status == GRADED else ""
+    if changed:
+        outcome.status, outcome.reason = NOT_GRADED, f"tampered ({changed})"
     merge(course_db, outcome, job_dir / "gradebook.db" if job_dir else None)
     for kind in RETURNED:
         dest = course / kind / student / assignment
