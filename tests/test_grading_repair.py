@@ -213,3 +213,16 @@ def test_a_killed_job_process_names_its_signal():
     assert "killed (signal 9: SIGKILL)" in died_reason(-9) and "out of memory" in died_reason(-9)
     assert "killed (signal 15: SIGTERM)" in died_reason(-15) and "memory" not in died_reason(-15)
     assert "exit code 1" in died_reason(1) and "memory" not in died_reason(1)
+
+
+def test_feedback_hides_outputs_that_quote_hidden_tests():
+    """Student code in the kernel can print the cells it runs (an IPython pre_run_cell hook)."""
+    test = new_code_cell("visible_check()\n### BEGIN HIDDEN TESTS\nassert secret_value(3) == 42\n### END HIDDEN TESTS\n")
+    test.metadata["nbgrader"] = {"grade": True, "grade_id": "test_f", "points": 3, "solution": False, "locked": True}
+    test.outputs = [new_output("stream", name="stdout", text="NEXT CELL: visible_check()\n    assert secret_value(3) == 42\n")]
+    later = new_code_cell("print(1)")
+    later.outputs = [new_output("execute_result", data={"text/plain": "'assert secret_value(3) == 42'"},
+                                execution_count=2)]
+    nb, _ = HideHiddenTests().preprocess(nbformat.v4.new_notebook(cells=[test, later]), {})
+    assert "secret_value" not in json.dumps(nb)
+    assert nb.cells[0].outputs[0].text == "NEXT CELL: visible_check()\n[a hidden test line, not shown]\n"
