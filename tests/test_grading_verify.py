@@ -45,3 +45,24 @@ def test_an_unreadable_job_gradebook_is_a_finding(tmp_path):
     url = course_db(tmp_path / "course.db")
     (tmp_path / "job.db").write_bytes(b"not sqlite at all" * 100)
     assert "cannot be read" in tampered(url, tmp_path / "job.db", "a")
+
+
+def test_links_and_special_files_left_by_a_kernel_are_dropped(tmp_path):
+    """nbgrader writes the autograded notebook into the kernel's folder: no link there may be followed."""
+    import os
+
+    from vaecourse.nbg.droplinks import drop_links
+
+    outside = tmp_path / "gradebook.db"
+    outside.write_text("the instructor's")
+    folder = tmp_path / "autograded" / "s" / "a"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.ipynb").symlink_to(outside)
+    (folder / "sub" / "up").symlink_to(tmp_path, target_is_directory=True)
+    os.link(outside, folder / "hard.txt")
+    os.mkfifo(folder / "fifo")
+    (folder / "plain.txt").write_text("kept")
+    removed = sorted(os.path.relpath(p, folder) for p in drop_links(str(folder)))
+    assert removed == ["a.ipynb", "fifo", "hard.txt", "sub/up"]
+    assert sorted(p.name for p in folder.rglob("*")) == ["plain.txt", "sub"]
+    assert outside.read_text() == "the instructor's"

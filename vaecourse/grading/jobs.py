@@ -117,7 +117,7 @@ def _context():
     if _CONTEXT is None:
         _CONTEXT = multiprocessing.get_context("forkserver")
         _CONTEXT.set_forkserver_preload(["nbgrader.apps", "vaecourse.grading.jobs", "vaecourse.nbg.sandboxedexecute",
-                                         "vaecourse.nbg.capoutput",
+                                         "vaecourse.nbg.capoutput", "vaecourse.nbg.droplinks",
                                          "vaecourse.nbg.stderrnotcounted", "vaecourse.nbg.hidehiddentests"])
     return _CONTEXT
 
