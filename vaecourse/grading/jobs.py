@@ -75,9 +75,11 @@ class JobResult:
 
 # ---------------------------------------------------------------- the job process
 
-def job_main(job_dir: str, spec: JobSpec) -> None:
+def job_main(job_dir: str, spec: JobSpec, grader_pid: int | None = None) -> None:
     """Run in a forked process: autograde one student's notebook and make its feedback."""
     _die_with_parent()
+    if grader_pid:
+        _watch_grader(grader_pid)
     os.environ.update(spec.env)
     os.chdir(job_dir)
     log = os.open(Path(job_dir) / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -106,6 +108,38 @@ def _die_with_parent() -> None:
         import signal
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
+def _watch_grader(grader_pid: int, every: float = 0.5) -> None:
+    """A thread that ends this job, its kernel and the kernel's sandbox when the grading process is gone.
+
+    PR_SET_PDEATHSIG ties the job to the forkserver, which need not end with the grading
+    process at once (a killed grading run left kernels running for a minute): the job
+    watches the grading process itself too.
+    """
+    import psutil
+
+    try:
+        started = psutil.Process(grader_pid).create_time()
+    except psutil.Error:
+        started = None
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            try:
+                alive = started is not None and psutil.Process(grader_pid).create_time() == started
+            except psutil.Error:
+                alive = False
+            if not alive:
+                for child in psutil.Process().children(recursive=True):
+                    try:
+                        child.kill()
+                    except psutil.Error:
+                        pass
+                os._exit(1)
+
+    threading.Thread(target=watch, name="watch-grader", daemon=True).start()
 
 
 _CONTEXT = None
@@ -143,7 +177,7 @@ def _kill_tree(pid: int) -> None:
 
 def run_once(job_dir: Path, spec: JobSpec) -> tuple[dict | None, str]:
     """Run the job process once with the notebook time limit; (nbgrader results or None, failure reason)."""
-    process = _context().Process(target=job_main, args=(str(job_dir), spec))
+    process = _context().Process(target=job_main, args=(str(job_dir), spec, os.getpid()))
     process.start()
     process.join(spec.time_limit)
     if process.is_alive():
