@@ -191,7 +191,38 @@ def test_a_course_cell_that_timed_out_is_noticed(tmp_path):
     folder = tmp_path / "autograded" / "s" / "a"
     folder.mkdir(parents=True)
     nbformat.write(nbformat.v4.new_notebook(cells=[helpers, answer]), folder / "a.ipynb")
-    assert course_cell_timeouts(tmp_path, "s", "a") == "course_helpers"
+    log = "Timeout waiting for execute reply (30s).\nInterrupting kernel"
+    assert course_cell_timeouts(tmp_path, "s", "a", log) == "course_helpers"
+    assert course_cell_timeouts(tmp_path, "s", "a", "") == ""  # raised, not interrupted by nbclient
+    helpers.metadata["execution"] = {"iopub.execute_input": "2026-01-01T10:00:00.000000Z",
+                                     "shell.execute_reply": "2026-01-01T10:00:00.500000Z"}
+    nbformat.write(nbformat.v4.new_notebook(cells=[helpers, answer]), folder / "a.ipynb")
+    assert course_cell_timeouts(tmp_path, "s", "a", log, 30) == ""  # half a second: it raised (the student's
+    # answer timed out and the helpers' KeyboardInterrupt came from student code)
+    helpers.metadata["execution"]["shell.execute_reply"] = "2026-01-01T10:00:30.100000Z"
+    nbformat.write(nbformat.v4.new_notebook(cells=[helpers, answer]), folder / "a.ipynb")
+    assert course_cell_timeouts(tmp_path, "s", "a", log, 30) == "course_helpers"
     helpers.outputs = []
     nbformat.write(nbformat.v4.new_notebook(cells=[helpers, answer]), folder / "a.ipynb")
-    assert course_cell_timeouts(tmp_path, "s", "a") == ""  # a student's own slow cell is the student's
+    assert course_cell_timeouts(tmp_path, "s", "a", log, 30) == ""  # a student's own slow cell is the student's
+
+
+def test_a_killed_job_process_names_its_signal():
+    from vaecourse.grading.jobs import died_reason
+
+    assert "killed (signal 9: SIGKILL)" in died_reason(-9) and "out of memory" in died_reason(-9)
+    assert "killed (signal 15: SIGTERM)" in died_reason(-15) and "memory" not in died_reason(-15)
+    assert "exit code 1" in died_reason(1) and "memory" not in died_reason(1)
+
+
+def test_feedback_hides_outputs_that_quote_hidden_tests():
+    """Student code in the kernel can print the cells it runs (an IPython pre_run_cell hook)."""
+    test = new_code_cell("visible_check()\n### BEGIN HIDDEN TESTS\nassert secret_value(3) == 42\n### END HIDDEN TESTS\n")
+    test.metadata["nbgrader"] = {"grade": True, "grade_id": "test_f", "points": 3, "solution": False, "locked": True}
+    test.outputs = [new_output("stream", name="stdout", text="NEXT CELL: visible_check()\n    assert secret_value(3) == 42\n")]
+    later = new_code_cell("print(1)")
+    later.outputs = [new_output("execute_result", data={"text/plain": "'assert secret_value(3) == 42'"},
+                                execution_count=2)]
+    nb, _ = HideHiddenTests().preprocess(nbformat.v4.new_notebook(cells=[test, later]), {})
+    assert "secret_value" not in json.dumps(nb)
+    assert nb.cells[0].outputs[0].text == "NEXT CELL: visible_check()\n[a hidden test line, not shown]\n"

@@ -80,12 +80,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def export(course: Path, db_url: str, assignments: list[str], csv_path: Path) -> list:
-    from vaecourse.grading import report
+    from vaecourse.grading import report, review
 
     students = classroom.students_to_grade(course, db_url)
     rows = report.grade_rows(course, db_url, assignments, students)
     report.write_csv(rows, csv_path)
-    print(report.render_report(rows))
+    print(report.render_report(rows, review.review_lines(course, rows)))
     print(f"\nGrades CSV: {csv_path}")
     return rows
 

@@ -75,9 +75,11 @@ class JobResult:
 
 # ---------------------------------------------------------------- the job process
 
-def job_main(job_dir: str, spec: JobSpec) -> None:
+def job_main(job_dir: str, spec: JobSpec, grader_pid: int | None = None) -> None:
     """Run in a forked process: autograde one student's notebook and make its feedback."""
     _die_with_parent()
+    if grader_pid:
+        _watch_grader(grader_pid)
     os.environ.update(spec.env)
     os.chdir(job_dir)
     log = os.open(Path(job_dir) / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -108,6 +110,38 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
 
 
+def _watch_grader(grader_pid: int, every: float = 0.5) -> None:
+    """A thread that ends this job, its kernel and the kernel's sandbox when the grading process is gone.
+
+    PR_SET_PDEATHSIG ties the job to the forkserver, which need not end with the grading
+    process at once (a killed grading run left kernels running for a minute): the job
+    watches the grading process itself too.
+    """
+    import psutil
+
+    try:
+        started = psutil.Process(grader_pid).create_time()
+    except psutil.Error:
+        started = None
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            try:
+                alive = started is not None and psutil.Process(grader_pid).create_time() == started
+            except psutil.Error:
+                alive = False
+            if not alive:
+                for child in psutil.Process().children(recursive=True):
+                    try:
+                        child.kill()
+                    except psutil.Error:
+                        pass
+                os._exit(1)
+
+    threading.Thread(target=watch, name="watch-grader", daemon=True).start()
+
+
 _CONTEXT = None
 
 
@@ -117,7 +151,7 @@ def _context():
     if _CONTEXT is None:
         _CONTEXT = multiprocessing.get_context("forkserver")
         _CONTEXT.set_forkserver_preload(["nbgrader.apps", "vaecourse.grading.jobs", "vaecourse.nbg.sandboxedexecute",
-                                         "vaecourse.nbg.capoutput",
+                                         "vaecourse.nbg.capoutput", "vaecourse.nbg.droplinks",
                                          "vaecourse.nbg.stderrnotcounted", "vaecourse.nbg.hidehiddentests"])
     return _CONTEXT
 
@@ -143,7 +177,7 @@ def _kill_tree(pid: int) -> None:
 
 def run_once(job_dir: Path, spec: JobSpec) -> tuple[dict | None, str]:
     """Run the job process once with the notebook time limit; (nbgrader results or None, failure reason)."""
-    process = _context().Process(target=job_main, args=(str(job_dir), spec))
+    process = _context().Process(target=job_main, args=(str(job_dir), spec, os.getpid()))
     process.start()
     process.join(spec.time_limit)
     if process.is_alive():
@@ -153,8 +187,22 @@ def run_once(job_dir: Path, spec: JobSpec) -> tuple[dict | None, str]:
     _kill_tree(process.pid)  # a kernel left behind by a crash
     result_file = job_dir / "result.json"
     if not result_file.is_file():
-        return None, f"the grading process died (exit code {process.exitcode}): out of memory?"
+        return None, died_reason(process.exitcode)
     return json.loads(result_file.read_text()), ""
+
+
+def died_reason(exitcode: int | None) -> str:
+    """Why the job process ended without a result, from its exit code (negative: the signal that killed it)."""
+    import signal
+
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = "unknown signal"
+        why = f"the grading process was killed (signal {-exitcode}: {name})"
+        return why + (": out of memory, or killed by someone?" if -exitcode == signal.SIGKILL else "")
+    return f"the grading process ended without a result (exit code {exitcode})"
 
 
 def failure_reason(result: dict) -> str:
@@ -173,21 +221,44 @@ def failure_reason(result: dict) -> str:
     return "nbgrader failed: " + (lines[-1].strip() if lines else "no message")[:300]
 
 
-def course_cell_timeouts(job_dir: Path, student: str, assignment: str) -> str:
+TIMED_OUT_LOG = "Timeout waiting for execute reply"  # nbclient's log line when a cell passes the timeout
+
+
+def course_cell_timeouts(job_dir: Path, student: str, assignment: str, log: str = "",
+                         cell_timeout: float | None = None) -> str:
     """grade_id of a locked course cell (not the student's work) that timed out, else ''.
 
     Such a cell (the course helpers, which import torch) only times out when the machine
-    is overloaded; the job is run again rather than the student losing every point.
+    is overloaded; the job is run again rather than the student losing every point. A
+    timeout is nbclient's interrupt: its log says TIMED_OUT_LOG and the cell ran for the
+    whole cell timeout (nbclient's recorded timing). A KeyboardInterrupt that a course cell
+    merely raised (student code can make the helpers raise one) is not a timeout.
     """
     path = notebook_path(job_dir, "autograded", assignment, student)
-    if not path.is_file():
+    if TIMED_OUT_LOG not in log or not path.is_file():
         return ""
     for cell in nbformat.read(path, as_version=4).cells:
-        if is_course_cell(cell):
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error" and output.get("ename") in TIMEOUT_ERRORS:
-                    return grade_id(cell) or "?"
+        if is_course_cell(cell) and _interrupted(cell, cell_timeout):
+            return grade_id(cell) or "?"
     return ""
+
+
+def _interrupted(cell, cell_timeout: float | None) -> bool:
+    """The cell ended in an interrupt error, after running about the cell timeout (when timing was recorded)."""
+    from datetime import datetime
+
+    if not any(o.get("output_type") == "error" and o.get("ename") in TIMEOUT_ERRORS for o in cell.get("outputs", [])):
+        return False
+    timing = cell.get("metadata", {}).get("execution", {})
+    start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+    if not (cell_timeout and start and end):
+        return True
+    try:
+        took = (datetime.fromisoformat(end.replace("Z", "+00:00")) -
+                datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
+    except ValueError:
+        return True
+    return took >= 0.9 * cell_timeout
 
 
 def _reset(job_dir: Path, gradebook: bytes) -> None:
@@ -209,7 +280,8 @@ def run_job(job_dir: Path, spec: JobSpec) -> JobResult:
         if result is not None and not result["autograde"].get("success"):
             reason = failure_reason(result)
         elif result is not None:
-            slow = course_cell_timeouts(job_dir, spec.student, spec.assignment)
+            slow = course_cell_timeouts(job_dir, spec.student, spec.assignment,
+                                        result["autograde"].get("log") or "", spec.cell_timeout)
             if slow and attempt == 1:
                 _reset(job_dir, gradebook)  # the machine was busy: not the student's fault
                 continue

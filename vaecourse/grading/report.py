@@ -164,8 +164,9 @@ def problems(rows: list[Row]) -> list[str]:
     return out
 
 
-def render_report(rows: list[Row]) -> str:
-    listed = problems(rows)
+def render_report(rows: list[Row], reviews: list[str] = ()) -> str:
+    """Summary and problems; `reviews`: review flags (vaecourse.grading.review), listed as problems too."""
+    listed = problems(rows) + list(reviews)
     text = ["", "Summary", summary_table(rows), "", f"Problems ({len(listed)})"]
     text += [f"  - {line}" for line in listed] or ["  none"]
     return "\n".join(text)

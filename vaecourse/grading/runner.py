@@ -28,6 +28,7 @@ from vaecourse.grading.merge import merge, write_template
 from vaecourse.grading.outcome import (GRADED, NOT_GRADED, Outcome, read_status, write_not_graded_page,
                                        write_status)
 from vaecourse.grading.repair import CannotGrade, repair
+from vaecourse.grading.verify import tampered
 from vaecourse.masters import ROOT
 from vaecourse.nbg.config import CELL_TIMEOUT_S
 from vaecourse.nbg.layout import notebook_path
@@ -193,10 +194,17 @@ def publish(course: Path, course_db: str, outcome: Outcome, job_dir: Path | None
     student, assignment = outcome.student, outcome.assignment
     made = {kind: job_dir / kind / student / assignment / name.format(a=assignment)
             for kind, name in RETURNED.items()} if job_dir else {}
+    links = [p.name for p in made.values() if p.is_symlink() or (p.is_file() and p.stat().st_nlink > 1)]
     too_big = [p.name for p in made.values() if p.is_file() and p.stat().st_size > RETURNED_LIMIT]
-    if outcome.status == GRADED and too_big:
+    if outcome.status == GRADED and links:  # vaecourse.nbg.droplinks removes them: defence in depth
+        outcome.status, outcome.reason = NOT_GRADED, f"{', '.join(links)} came back as a link: not taken back"
+        made = {}
+    elif outcome.status == GRADED and too_big:
         outcome.status = NOT_GRADED
         outcome.reason = f"{', '.join(too_big)} over {RETURNED_LIMIT // 2**20} MB after grading: not taken back"
+    changed = tampered(course_db, job_dir / "gradebook.db", assignment) if job_dir and outcome.status == GRADED else ""
+    if changed:
+        outcome.status, outcome.reason = NOT_GRADED, f"tampered ({changed})"
     merge(course_db, outcome, job_dir / "gradebook.db" if job_dir else None)
     for kind in RETURNED:
         dest = course / kind / student / assignment

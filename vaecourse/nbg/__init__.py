@@ -6,7 +6,8 @@
   written into a temporary course folder.
 - One preprocessor per module: `exercisestubs` (stubs that name the exercise),
   `capoutput` (output cut to a size), `stderrnotcounted` (stderr in a test cell is not
-  fatal), `hidehiddentests` (feedback without hidden tests).
+  fatal), `hidehiddentests` (feedback without hidden tests), `droplinks` (no link a kernel left
+  is followed when nbgrader writes the autograded notebook).
 - `run`: nbgrader as a subprocess of this interpreter, with this interpreter's bin first
   on PATH (`tool_env`).
 - `gradebook`: `open_gradebook(db_url)`, with no lasting change to this process's environment.

@@ -76,11 +76,12 @@ def _grading(c, max_output_chars: int) -> None:
                                         LimitOutput, SaveAutoGrades)
 
     from vaecourse.nbg.capoutput import CapOutput
+    from vaecourse.nbg.droplinks import DropLinks
     from vaecourse.nbg.hidehiddentests import HideHiddenTests
     from vaecourse.nbg.stderrnotcounted import StderrNotCounted
 
     c.Autograde.autograde_preprocessors = [
-        Execute, CapOutput, StderrNotCounted, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+        Execute, DropLinks, CapOutput, StderrNotCounted, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
         SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
     ]
     c.CapOutput.max_chars = max_output_chars

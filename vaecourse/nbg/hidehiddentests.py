@@ -7,16 +7,40 @@ full source from the gradebook, hidden tests included, and tracebacks that quote
 - replaces each `### BEGIN HIDDEN TESTS` ... `### END HIDDEN TESTS` region with one line,
   `# hidden tests (part of this cell's N points): passed` (or `failed`),
 - shortens every error output to `ExceptionName: message` (the check's own message,
-  which says what was expected and the likely cause; no traceback, so no quoted source).
+  which says what was expected and the likely cause; no traceback, so no quoted source),
+- replaces every output line, in any cell, that quotes a hidden test line (student code
+  in the same kernel can print the cells it runs, e.g. from an IPython `pre_run_cell` hook)
+  with `[a hidden test line, not shown]`.
 """
 import re
 
 from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from vaecourse.masters import HIDDEN_TESTS, has_region, nbgrader_md, replace_regions
+from vaecourse.masters import HIDDEN_TESTS, INSIDE, has_region, nbgrader_md, places, replace_regions
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+MIN_SECRET = 12  # hidden lines shorter than this (`)`, `assert ok`) say nothing and are left in outputs
+NOT_SHOWN = "[a hidden test line, not shown]"
+
+
+def hidden_lines(nb) -> set[str]:
+    """Every line inside a hidden test region of the notebook, spaces collapsed (long enough to matter)."""
+    found = set()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            lines = cell.source.split("\n")
+            found |= {" ".join(line.split()) for line, place in zip(lines, places(lines, HIDDEN_TESTS))
+                      if place == INSIDE and len(" ".join(line.split())) >= MIN_SECRET}
+    return found
+
+
+def scrub(text: str, secret: set[str]) -> str:
+    """`text` with each line that quotes a secret line replaced by NOT_SHOWN."""
+    if not secret:
+        return text
+    out = [NOT_SHOWN if any(s in " ".join(line.split()) for s in secret) else line for line in text.split("\n")]
+    return "\n".join(out)
 
 
 def error_line(output) -> str:
@@ -26,7 +50,11 @@ def error_line(output) -> str:
 
 
 class HideHiddenTests(NbGraderPreprocessor):
-    """Before feedback: no hidden test source, no tracebacks (see module doc)."""
+    """Before feedback: no hidden test source, no tracebacks, no outputs quoting them (see module doc)."""
+
+    def preprocess(self, nb, resources):
+        self._secret = hidden_lines(nb)
+        return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, cell_index):
         if cell.cell_type != "code":
@@ -39,5 +67,14 @@ class HideHiddenTests(NbGraderPreprocessor):
             cell.source, _ = replace_regions(cell.source, HIDDEN_TESTS, lambda lines, index: summary)
         for output in cell.get("outputs", []):
             if output.output_type == "error":
-                output.traceback = [error_line(output)]
+                output.traceback = [scrub(error_line(output), getattr(self, "_secret", set()))]
+            _scrub_output(output, getattr(self, "_secret", set()))
         return cell, resources
+
+
+def _scrub_output(output, secret: set[str]) -> None:
+    if output.get("output_type") == "stream":
+        output.text = scrub(str(output.get("text", "")), secret)
+    for key, value in output.get("data", {}).items():
+        if isinstance(value, str) and key.startswith("text/"):
+            output.data[key] = scrub(value, secret)
