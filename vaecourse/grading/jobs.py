@@ -100,9 +100,10 @@ def job_main(job_dir: str, spec: JobSpec, grader_pid: int | None = None) -> None
 
 
 def _die_with_parent() -> None:
-    """Linux: this process gets SIGKILL when the forkserver that forked it ends, which it does when the
-    grading process (or the Dask worker) that started it dies; the kernel then follows its parent.
-    Without it a killed worker would leave the job and its kernel running."""
+    """Linux: this process gets SIGKILL when the forkserver that forked it ends (the kernel then follows
+    its parent). The forkserver need not end with the grading process or Dask worker that started the
+    job (a kernel outlived a killed run in the hostile suite), so `_watch_grader` watches that process
+    itself; this is the cheap first line."""
     if sys.platform.startswith("linux"):
         import ctypes
         import signal
