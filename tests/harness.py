@@ -8,6 +8,7 @@ and real kernels, in a temporary course folder, with the offline MNIST set.
 """
 import copy
 import html
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import nbformat
 from vaecourse.bundling import bundle_master
 from vaecourse.masters import ROOT, grade_id, is_answer, strip_markers
 from vaecourse.nbg.gradebook import open_gradebook
+from vaecourse.nbg.config import config_text
 from vaecourse.nbg.layout import write_course_source
 from vaecourse.nbg.run import run_nbgrader, tool_env
 
@@ -109,7 +111,8 @@ def autograde(name: str, submissions: dict[str, "nbformat.NotebookNode"], workdi
     """
     env = tool_env({"VAE_COURSE_DATA": str(data_dir)})
     masters = {name: bundle_master(load_master(name), name, {})}
-    write_course_source(workdir, masters)
+    # VAE_COURSE_TEST_SANDBOX=1: the kernels run in the grading sandbox, as the grading command runs them
+    write_course_source(workdir, masters, config_text(sandbox=bool(os.environ.get("VAE_COURSE_TEST_SANDBOX"))))
     result = run_nbgrader(["generate_assignment", name, "--force"], workdir, env, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     for student, nb in submissions.items():

@@ -515,3 +515,16 @@ def test_configure_replaces_execute_in_the_grading_list():
     assert km.read_only == ["/srv/mnist"]
     assert km.env == {"VAE_COURSE_QUICK": "1", "VAE_COURSE_DATA": "/srv/mnist"}
     assert km.transport == "ipc"
+
+
+def test_a_course_config_with_sandbox_runs_nbgraders_kernels_in_it():
+    """config_text(sandbox=True), as the test harness writes it with VAE_COURSE_TEST_SANDBOX=1."""
+    from vaecourse.nbg.config import config_text
+
+    plain, boxed = Config(), Config()
+    exec(config_text(), {"get_config": lambda: plain})  # noqa: S102 (our own text)
+    exec(config_text(sandbox=True), {"get_config": lambda: boxed})  # noqa: S102
+    assert "autograde_preprocessors" not in plain.Autograde
+    if not probe().available:
+        pytest.skip("no working sandbox here")
+    assert boxed.Autograde.autograde_preprocessors[0] is sandboxed_execute_class()

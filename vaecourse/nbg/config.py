@@ -96,13 +96,19 @@ def _grading(c, max_output_chars: int) -> None:
 
 
 def config_text(grading: bool = False, cell_timeout: int | None = None, root: str | Path | None = None,
-                db_url: str | None = None) -> str:
-    """An nbgrader_config.py that calls `configure` with these arguments (for a temporary course folder)."""
+                db_url: str | None = None, sandbox: bool = False) -> str:
+    """An nbgrader_config.py that calls `configure` with these arguments (for a temporary course folder).
+
+    sandbox: run the kernels in the sandbox this machine gives (vaecourse.sandbox.probe), with
+    $VAE_COURSE_DATA shown read-only, as the grading command's jobs do.
+    """
     arguments = [f"grading={grading!r}", f"cell_timeout={cell_timeout!r}"]
     if root is not None:
         arguments.append(f"root={str(Path(root).resolve())!r}")
     if db_url is not None:
         arguments.append(f"db_url={db_url!r}")
-    return ("from vaecourse.nbg.config import configure\n"
-            "c = get_config()  # noqa: F821 (provided by nbgrader)\n"
-            f"configure(c, {', '.join(arguments)})\n")
+    lines = ["from vaecourse.nbg.config import configure", "c = get_config()  # noqa: F821 (provided by nbgrader)"]
+    if sandbox:
+        lines = ["import os", "from vaecourse.sandbox import probe", *lines]
+        arguments += ["isolation=probe()", "data_dir=os.environ.get('VAE_COURSE_DATA')"]
+    return "\n".join([*lines, f"configure(c, {', '.join(arguments)})"]) + "\n"
