@@ -550,8 +550,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         # A unix socket path has at most 107 bytes; the longest here is <dir>/kernel-<8>-ipc-5.
         if self.ipc_in_workdir and len(os.path.join(workdir, ".kernel-xxxxxxxx", "kernel-xxxxxxxx-ipc-99")) < 100:
             path = tempfile.mkdtemp(prefix=".kernel-", dir=workdir)
-        else:
-            path = tempfile.mkdtemp(prefix="vaek-")
+        else:  # in /tmp itself: $TMPDIR may be as long as the working folder (a Dask worker's often is)
+            path = tempfile.mkdtemp(prefix="vaek-", dir="/tmp" if os.path.isdir("/tmp") else None)
         os.chmod(path, 0o700)
         return path
 
