@@ -190,6 +190,15 @@ def _read_regular_file(path: Path) -> tuple[bytes | None, str]:
     return (None, why) if (why := _content_problem(data)) else (data, "")
 
 
+def _entry_problem(path: Path, name_problem: str) -> str:
+    """Why a <student>/ or <assignment>/ folder of a collect folder is skipped ('' if it is not)."""
+    if path.is_symlink():
+        return "a symbolic link (collect follows no links)"
+    if not path.is_dir():
+        return "not a folder <student>/<assignment>/"
+    return name_problem
+
+
 def collect_folder(folder: Path, course: Path, db_url: str | None = None) -> Collected:
     """Store `<student>/<assignment>/*.ipynb` (and timestamp.txt) in submitted/ as evidence (`evidence.store`).
 
@@ -205,25 +214,15 @@ def collect_folder(folder: Path, course: Path, db_url: str | None = None) -> Col
     assignments = set(released(course))
     result = Collected()
     for student_dir in sorted(folder.iterdir()):
-        if student_dir.is_symlink():
-            result.problems.append(f"skipped {student_dir}: a symbolic link (collect follows no links)")
-            continue
-        if not student_dir.is_dir():
-            result.problems.append(f"skipped {student_dir}: not a folder <student>/<assignment>/")
-            continue
-        if problem := student_id_problem(student_dir.name):
+        if problem := _entry_problem(student_dir, student_id_problem(student_dir.name)):
             result.problems.append(f"skipped {student_dir}: {problem}")
             continue
         student = student_dir.name
         for assignment_dir in sorted(student_dir.iterdir()):
-            if assignment_dir.is_symlink():
-                result.problems.append(f"skipped {assignment_dir}: a symbolic link (collect follows no links)")
-                continue
-            if not assignment_dir.is_dir():
-                result.problems.append(f"skipped {assignment_dir}: not a folder <student>/<assignment>/")
-                continue
-            if assignment_dir.name not in assignments:
-                result.problems.append(f"skipped {assignment_dir}: no released assignment {assignment_dir.name!r}")
+            unreleased = "" if assignment_dir.name in assignments else \
+                f"no released assignment {assignment_dir.name!r}"
+            if problem := _entry_problem(assignment_dir, unreleased):
+                result.problems.append(f"skipped {assignment_dir}: {problem}")
                 continue
             files, refused = {}, []
             for path in sorted(assignment_dir.iterdir()):
