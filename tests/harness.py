@@ -149,3 +149,11 @@ def graded_outputs(course: Path) -> dict[str, str]:
             elif path.is_file():
                 files[str(path.relative_to(course))] = path.read_text()
     return files
+
+
+def grading_env(data_dir: Path) -> dict:
+    """The environment of a `python -m vaecourse.grade` run in a test: the offline data, this
+    interpreter's tools first on PATH, and no NBGRADER_EXECUTION inherited from a surrounding run."""
+    env = tool_env({"VAE_COURSE_DATA": str(data_dir)})
+    env.pop("NBGRADER_EXECUTION", None)
+    return env

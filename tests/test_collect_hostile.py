@@ -17,6 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from harness import grading_env
 from vaecourse.grading import classroom, evidence
 from vaecourse.masters import SOLUTIONS_DIR
 
@@ -357,10 +358,8 @@ def test_a_roster_with_bad_or_repeated_ids_is_refused_whole_and_names_every_row(
 def test_end_to_end_a_linked_source_gets_nothing_and_a_replaced_submission_is_not_graded(tmp_path, offline_data):
     from simulated_class import filled
     from test_grading_end_to_end import grade_cli, read_csv
-    from vaecourse.nbg.run import tool_env
 
-    env = tool_env({"VAE_COURSE_DATA": str(offline_data)})
-    env.pop("NBGRADER_EXECUTION", None)
+    env = grading_env(offline_data)
     course, folder = tmp_path / "course", tmp_path / "class"
     grade_cli(course, "release", NB, env=env)
     (tmp_path / "roster.csv").write_text("id\nvictim\nmallory\n")

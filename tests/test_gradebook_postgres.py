@@ -10,12 +10,11 @@ from datetime import datetime
 
 import pytest
 
-from harness import graded_outputs
+from harness import graded_outputs, grading_env
 from simulated_class import NOT_GRADED, points_of_tests, write_class, write_roster
 from test_grading_end_to_end import CELL_TIMEOUT, NOTEBOOKS, grade_cli, read_csv
 from vaecourse import grade
 from vaecourse.nbg.gradebook import open_gradebook
-from vaecourse.nbg.run import tool_env
 
 DUE = datetime(2030, 1, 31, 12, 0)
 # nbgrader 0.9's gradebook API warns on every new submission (its own; the grading command hides them too).
@@ -120,8 +119,7 @@ def test_nbgrader_configured_for_grading_can_add_an_assignment(postgres_url, tmp
 def test_the_class_on_dask_into_postgresql_equals_a_serial_sqlite_run(postgres_url, tmp_path, offline_data):
     """The simulated class (broken submissions included) graded twice: on a Dask LocalCluster of 2 workers
     into PostgreSQL, and serially into sqlite. The CSV, the autograded notebooks and the feedback are the same."""
-    env = tool_env({"VAE_COURSE_DATA": str(offline_data)})
-    env.pop("NBGRADER_EXECUTION", None)
+    env = grading_env(offline_data)
     submissions = tmp_path / "class"
     expected = write_class(submissions, NOTEBOOKS)
     students = sorted({student for student, _ in expected})

@@ -18,10 +18,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from harness import grading_env
 from simulated_class import write_complete_submissions
 from test_grading_end_to_end import grade_cli, read_csv
 from vaecourse.grading.dask_executor import pack, unpack
-from vaecourse.nbg.run import tool_env
 
 COMMON = ["--cell-timeout", "30", "--time-limit", "300", "--no-progress"]
 
@@ -35,8 +35,7 @@ def _course(tmp: Path, submissions: Path, notebooks: list[str], env: dict) -> Pa
 
 @pytest.fixture()
 def env(offline_data):
-    env = tool_env({"VAE_COURSE_DATA": str(offline_data)})
-    env.pop("NBGRADER_EXECUTION", None)
+    env = grading_env(offline_data)
     return env
 
 
@@ -137,3 +136,24 @@ def test_a_worker_killed_mid_run_costs_a_retry_not_a_row(env, tmp_path):
     assert len({r["student"] for r in totals}) == 40
     time.sleep(3)  # a kernel notices its dead parent within a second or two
     assert _kernels_under(worker_tmp) == []
+
+
+def test_outputs_over_the_cap_come_back_as_a_reason_not_a_copy(tmp_path, monkeypatch):
+    """A job whose outputs exceed OUTPUT_LIMIT returns an empty archive and a 'could not grade' reason."""
+    from vaecourse.grading import dask_executor
+    from vaecourse.grading.jobs import JobResult, JobSpec
+
+    def fake_run_job(job_dir, spec):  # stands in for nbgrader: writes a big feedback page
+        (job_dir / "feedback").mkdir()
+        (job_dir / "feedback" / "page.html").write_bytes(os.urandom(4096))
+        return JobResult({"autograde": {"success": True}}, seconds=1.0)
+
+    monkeypatch.setattr(dask_executor, "run_job", fake_run_job)
+    monkeypatch.setattr(dask_executor, "OUTPUT_LIMIT", 1024)
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / "gradebook.db").write_bytes(b"db")
+    outputs, result = dask_executor.run_packed(pack(job), JobSpec("ann", "01_mnist", 30, 60))
+    assert not result.graded and "exceed" in result.reason
+    unpack(outputs, tmp_path / "back")
+    assert list((tmp_path / "back").iterdir()) == []

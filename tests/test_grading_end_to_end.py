@@ -16,10 +16,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from harness import page_text
+from harness import grading_env, page_text
 from simulated_class import GRADED, NOT_GRADED, points_of_tests, write_class, write_roster
 from vaecourse.masters import SOLUTIONS_DIR, STUDENT_DIR, hidden_test_lines
-from vaecourse.nbg.run import tool_env
 
 NOTEBOOKS = ["01_mnist"]
 CELL_TIMEOUT = "30"  # the course default; quick-mode cells stay well under it
@@ -44,8 +43,7 @@ def read_csv(path: Path) -> list[dict]:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, offline_data):
     tmp = tmp_path_factory.mktemp("grading_e2e")
-    env = tool_env({"VAE_COURSE_DATA": str(offline_data)})
-    env.pop("NBGRADER_EXECUTION", None)
+    env = grading_env(offline_data)
     submissions = tmp / "class"
     expected = write_class(submissions, NOTEBOOKS)
     students = sorted({student for student, _ in expected})

@@ -22,12 +22,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from harness import load_student, page_text
-from hostile_attacks import AFTER_ANSWER, ANSWER, ATTACKS, BLANK, TOP, attack_source
+from harness import grading_env, load_student, page_text
+from hostile_attacks import ANSWER, ATTACKS, BLANK, TOP, attack_source
 from simulated_class import filled, first_exercise
 from test_grading_end_to_end import grade_cli, read_csv
 from vaecourse.masters import SOLUTIONS_DIR, STUDENT_DIR, grade_id, hidden_test_lines, strip_markers
-from vaecourse.nbg.run import tool_env
 
 NOTEBOOKS = ["01_mnist", "02_encoder"]
 TIMESTAMP = "2026-11-01 12:00:00.000000 UTC"
@@ -94,8 +93,7 @@ def secrets(notebook: str) -> tuple[set[str], set[str]]:
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory, offline_data):
     tmp = tmp_path_factory.mktemp("hostile")
-    env = tool_env({"VAE_COURSE_DATA": str(offline_data)})
-    env.pop("NBGRADER_EXECUTION", None)
+    env = grading_env(offline_data)
     submissions, alone = tmp / "class", tmp / "victim_alone"
     course = tmp / "course"
     for notebook in NOTEBOOKS:
@@ -258,8 +256,7 @@ def test_the_review_flags_name_the_attackers(hostile):
 
 @pytest.mark.slow
 def test_a_run_killed_midway_goes_on_to_the_same_csv(tmp_path, offline_data):
-    env = tool_env({"VAE_COURSE_DATA": str(offline_data)})
-    env.pop("NBGRADER_EXECUTION", None)
+    env = grading_env(offline_data)
     submissions = tmp_path / "class"
     for student in ("s1", "s2", "s3", "s4"):
         write_submission(submissions, student, "01_mnist", filled("01_mnist") if student != "s3"

@@ -76,9 +76,9 @@ def run_packed(data: bytes, spec: JobSpec) -> tuple[bytes, JobResult]:
         unpack(data, job_dir)
         result = run_job(job_dir, replace(spec, env=env))
         outputs = pack(job_dir, OUTPUTS)
-    if len(outputs) > OUTPUT_LIMIT:
-        return pack(job_dir.parent, ()), JobResult(None, f"the graded notebook's outputs exceed "
-                                                   f"{OUTPUT_LIMIT // 2**20} MB (huge prints?)", result.seconds)
+        if len(outputs) > OUTPUT_LIMIT:  # nothing comes back, and the reason says why
+            return pack(job_dir, ()), JobResult(None, f"the graded notebook's outputs exceed "
+                                                f"{OUTPUT_LIMIT // 2**20} MB (huge prints?)", result.seconds)
     return outputs, result
 
 
