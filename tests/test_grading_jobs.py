@@ -1,5 +1,8 @@
 """The grading job seam (vaecourse/grading/jobs.py): picklable specs and results, and the executor protocol."""
+import os
 import pickle
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -38,3 +41,19 @@ def test_the_local_executor_runs_every_item_and_reports_each_once(monkeypatch, t
     assert sorted(done) == [("alice", "01_mnist"), ("bob", "01_mnist"), ("carol", "01_mnist")]
     assert done[("bob", "01_mnist")].reason == "the kernel died" and done[("alice", "01_mnist")].graded
     assert len(ran) == 3 and not overlaps
+
+
+def test_jobs_start_when_tmpdir_is_too_long_for_a_socket(tmp_path):
+    """A Dask worker's TMPDIR is often deep; the forkserver's Unix socket must still fit in 107 bytes.
+
+    Without the fix the first job failed with "OSError: AF_UNIX path too long" (CI, Dask fault test).
+    """
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    probe = ("from vaecourse.grading import jobs\n"
+             "process = jobs._context().Process(target=print, args=('forked',))\n"
+             "process.start(); process.join(60); raise SystemExit(process.exitcode)\n")
+    result = subprocess.run([sys.executable, "-c", probe], check=False, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "TMPDIR": str(deep)}, cwd=Path(__file__).parents[1])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "forked" in result.stdout

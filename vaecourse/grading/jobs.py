@@ -144,12 +144,33 @@ def _watch_grader(grader_pid: int, every: float = 0.5) -> None:
 
 
 _CONTEXT = None
+SOCKET_PATH_ROOM = 60  # multiprocessing's folder + "/pymp-xxxxxxxx/listener-xxxxxxxx" must stay under 108 bytes
+
+
+def _short_multiprocessing_tempdir() -> None:
+    """Put multiprocessing's temporary folder in /tmp itself when $TMPDIR is long.
+
+    The forkserver listens on a Unix socket in that folder, and a socket path may not pass
+    107 bytes. A Dask worker's TMPDIR is often a deep folder of its own, and the job then
+    failed with "AF_UNIX path too long" before grading anything.
+    """
+    import tempfile
+    from multiprocessing import util
+
+    if len(tempfile.gettempdir()) <= SOCKET_PATH_ROOM or not os.path.isdir("/tmp"):
+        return
+    saved, tempfile.tempdir = tempfile.tempdir, "/tmp"
+    try:
+        util.get_temp_dir()  # made now, then kept for this process's lifetime
+    finally:
+        tempfile.tempdir = saved
 
 
 def _context():
     """A forkserver that has imported nbgrader once; every job is forked from it."""
     global _CONTEXT
     if _CONTEXT is None:
+        _short_multiprocessing_tempdir()
         _CONTEXT = multiprocessing.get_context("forkserver")
         _CONTEXT.set_forkserver_preload(["nbgrader.apps", "vaecourse.grading.jobs", "vaecourse.nbg.sandboxedexecute",
                                          "vaecourse.nbg.capoutput", "vaecourse.nbg.droplinks",
