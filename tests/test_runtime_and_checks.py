@@ -103,6 +103,64 @@ def test_expect_close_catches_nan_and_non_tensors():
         checking.expect_finite("Ex", torch.tensor([1.0, float("inf"), float("nan")]), "cause")
 
 
+def test_expect_close_prints_a_single_value_as_a_number():
+    with pytest.raises(checking.CheckFailed) as error:
+        checking.expect_close("Ex", torch.tensor(-0.806853), torch.tensor(544.927), "cause")
+    assert str(error.value) == "Ex: expected 544.927, got -0.806853 (difference 545.7, tolerance 0.0545) - cause"
+    with pytest.raises(checking.CheckFailed) as error:  # a one-element tensor and a plain float alike
+        checking.expect_close("Ex", torch.tensor([2.5]), [2.0], "cause", atol=0.1, rtol=0)
+    assert str(error.value) == "Ex: expected 2, got 2.5 (difference 0.5, tolerance 0.1) - cause"
+    with pytest.raises(checking.CheckFailed) as error:
+        checking.expect_close("Ex", float("nan"), 1.0, "cause")
+    assert "got nan (not a number" in str(error.value)
+    for message in ("index", "of 1 values"):
+        assert message not in str(error.value)
+
+
+def test_expect_equal_shortens_long_tensors_and_lists_and_says_where_they_differ():
+    expected = torch.arange(50)
+    got = expected.clone()
+    got[7] = 99
+    with pytest.raises(checking.CheckFailed) as error:
+        checking.expect_equal("Ex", got, expected, "cause")
+    assert str(error.value) == ("Ex: expected [0, 1, 2, 3, 4, 5, ... 50 items], got [0, 1, 2, 3, 4, 5, ... 50 items] "
+                                "(first difference at index 7: expected 7, got 99) - cause")
+    with pytest.raises(checking.CheckFailed) as error:
+        checking.expect_equal("Ex", torch.zeros(4, 10), torch.ones(4, 10) / 3, "cause")
+    assert "[0.3333, 0.3333, 0.3333, 0.3333, 0.3333, 0.3333, ... 40 items of shape (4, 10)]" in str(error.value)
+    assert "first difference at index (0, 0)" in str(error.value)
+    with pytest.raises(checking.CheckFailed) as error:  # short tensors keep every value
+        checking.expect_equal("Ex", torch.tensor([1, 1, 0, 2]), torch.tensor([1, 1, 0, 3]), "cause")
+    assert str(error.value) == "Ex: expected [1, 1, 0, 3], got [1, 1, 0, 2] - cause"
+    with pytest.raises(checking.CheckFailed) as error:
+        checking.expect_equal("Ex", list(range(1, 31)), list(range(30)), "cause")
+    assert str(error.value) == ("Ex: expected [0, 1, 2, 3, 4, 5, ... 30 items], got [1, 2, 3, 4, 5, 6, ... 30 items] "
+                                "(first difference at index 0: expected 0, got 1) - cause")
+    with pytest.raises(checking.CheckFailed, match=r"expected \[1, 2\], got \(1, 2\)"):
+        checking.expect_equal("Ex", (1, 2), [1, 2], "cause")
+    checking.expect_equal("Ex", torch.arange(50), torch.arange(50), "cause")  # equal: no error
+
+
+@pytest.mark.parametrize("loss, shown, cause", [
+    (float("nan"), "got nan", "logvar exploded"),
+    (torch.tensor(float("inf")), "got inf", "log of 0"),
+    (-12.5, "got -12.5", "never negative"),
+    (torch.tensor(-0.8, requires_grad=True) * 1, "got -0.8", "Exercises 4.1, 4.2"),
+])
+def test_stop_on_bad_loss_names_where_the_value_and_the_cause(loss, shown, cause):
+    with pytest.raises(checking.TrainingStopped) as error:
+        checking.stop_on_bad_loss(loss, "epoch 3")
+    message = str(error.value)
+    assert message.startswith("Training stopped at epoch 3: ") and shown in message and cause in message
+    assert isinstance(error.value, AssertionError)  # a test cell that trains fails like any check
+
+
+def test_stop_on_bad_loss_lets_a_sensible_loss_through_as_a_float():
+    assert checking.stop_on_bad_loss(torch.tensor(181.6), "batch 1") == pytest.approx(181.6)
+    assert checking.stop_on_bad_loss(0.0, "batch 1") == 0.0
+    assert checking.stop_on_bad_loss(-1e-6, "batch 1") == -1e-6  # rounding of a KL near 0 is not an error
+
+
 def test_checks_write_nothing_to_stderr(capsys):
     checking.passed("Exercise 1.1 count_per_class", "all good")
     captured = capsys.readouterr()
