@@ -6,7 +6,8 @@ from catalogue import Catalogue, CatalogueTests, Mistake
 NB = "04_elbo"
 # One mistake costs one exercise: vae_loss's hidden tests put the course's reconstruction_loss and
 # kl_divergence in place of the student's while they judge it, so a mistake in 4.1 or 4.2 no longer
-# costs test_vae_loss too; the exercises are independent, and one submission holds a mistake of each.
+# costs test_vae_loss too. Each mistake is graded in a submission of its own, so that the catalogue
+# proves it: a mistake loses exactly its own test (later_tests_may_fail is off).
 TESTS = ["test_reconstruction_loss", "test_kl_divergence", "test_kl_monte_carlo", "test_vae_loss"]
 FULL_MARKS = 3 + 3 + 2 + 3
 
@@ -156,7 +157,7 @@ CORRECT = {
     },
 }
 
-CATALOGUE = Catalogue(NB, MISTAKES, CORRECT, full_marks=FULL_MARKS, tests=TESTS, grouping="by_exercise")
+CATALOGUE = Catalogue(NB, MISTAKES, CORRECT, full_marks=FULL_MARKS, tests=TESTS)
 
 
 class TestCatalogue(CatalogueTests):
