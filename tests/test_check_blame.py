@@ -16,9 +16,9 @@ import math
 
 import pytest
 import torch
-
 from harness import load_master, load_student
 from test_mistakes_04 import CATALOGUE
+
 from vaecourse.checking import CheckFailed, expect_earlier, expect_sensible_loss
 from vaecourse.masters import grade_id, is_test
 
@@ -39,7 +39,8 @@ def notebook_namespace(replace: dict[str, str] | None = None) -> dict:
         if grade_id(cell) == "test_vae_loss":
             break
         if cell.cell_type == "code" and not is_test(cell):
-            exec(compile((replace or {}).get(grade_id(cell), cell.source), grade_id(cell) or cell.id, "exec"), namespace)
+            source = (replace or {}).get(grade_id(cell), cell.source)
+            exec(compile(source, grade_id(cell) or cell.id, "exec"), namespace)  # noqa: S102 (the master's own cells)
     return namespace
 
 
@@ -50,7 +51,7 @@ def with_mistake(key: str, more: dict[str, str] | None = None) -> dict:
 def run_check(namespace: dict, as_graded: bool) -> None:
     """vae_loss's check cell: the master's (visible and hidden tests) or the student's (visible only)."""
     source = cell_source(load_master(NB) if as_graded else load_student(NB), "test_vae_loss")
-    exec(compile(source, "test_vae_loss", "exec"), namespace)
+    exec(compile(source, "test_vae_loss", "exec"), namespace)  # noqa: S102 (the notebook's own cell)
 
 
 # ------------------------------------------------------------ the check cell of vae_loss
@@ -98,7 +99,7 @@ def test_the_training_cell_stops_at_a_negative_loss_and_names_the_exercises(offl
     master = load_master(NB)
     training = next(cell.source for cell in master.cells if "for epoch in range(num_epochs)" in cell.source)
     with pytest.raises(CheckFailed) as error:
-        exec(compile(training, "the loss at work", "exec"), namespace)
+        exec(compile(training, "the loss at work", "exec"), namespace)  # noqa: S102 (the master's own cell)
     message = str(error.value)
     assert message.startswith("Training stopped: the loss is -") and "sign error" in message, message
     assert "Exercise 4.1 reconstruction_loss" in message and "4.2 kl_divergence" in message, message
@@ -142,7 +143,7 @@ def test_expect_earlier_counts_an_error_of_the_earlier_function_as_its_mistake()
 
 
 def test_expect_earlier_checks_every_case_and_compares_on_the_cpu_in_float64():
-    only_first_right = lambda t: 2 * t if t.sum() > 0 else t + 1  # noqa: E731
+    only_first_right = lambda t: 2 * t if t.sum() > 0 else t + 1
     with pytest.raises(CheckFailed, match="it gave 1 where 0 was expected"):
         expect_earlier("Exercise 9.3 total", "Exercise 9.1 double", only_first_right, CASES)
     expect_earlier("Exercise 9.3 total", "Exercise 9.1 double", lambda t: (2 * t).double(), CASES)
