@@ -186,3 +186,51 @@ def expect_equal(exercise: str, got, expected, cause: str) -> None:
 def passed(exercise: str, what: str) -> None:
     """Tell the student what was just confirmed."""
     print(f"\u2713 {exercise}: {what}")
+
+
+def expect_earlier(exercise: str, earlier: str, fn, cases, atol: float = 1e-3, rtol: float = 1e-4) -> None:
+    """Re-check an earlier exercise that `exercise` builds on, so that its mistake is blamed on it.
+
+    cases: (args, expected) pairs; fn(*args) must return a tensor of expected's shape, close to it.
+    Called first in a check, a wrong earlier function then fails with
+        Exercise 4.4 vae_loss: your vae_loss may be right, but Exercise 4.1 reconstruction_loss is not
+        (it gave -543.43 where 543.43 was expected): fix Exercise 4.1 first (its check above says how)
+    instead of a wrong value of `exercise` that points nowhere. An error raised by fn (such as
+    the stub's NotImplementedError) counts as a mistake of the earlier exercise too.
+    """
+    for args, expected in cases:
+        expected_t = torch.as_tensor(expected).detach().double().cpu()
+        try:
+            got = fn(*args)
+        except Exception as error:  # whatever the earlier function raises is its own mistake
+            found = f"it raised {type(error).__name__}: {error}"
+        else:
+            if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(expected_t.shape):
+                found = f"it gave {describe(got)} where shape {tuple(expected_t.shape)} was expected"
+            else:
+                got_t = got.detach().double().cpu()
+                if torch.allclose(got_t, expected_t, rtol=rtol, atol=atol):
+                    continue
+                worst = int(torch.nan_to_num((got_t - expected_t).abs(), nan=math.inf).flatten().argmax())
+                found = (f"it gave {got_t.flatten()[worst].item():.6g} where "
+                         f"{expected_t.flatten()[worst].item():.6g} was expected")
+        number = " ".join(earlier.split()[:2])  # "Exercise 4.1"
+        raise CheckFailed(f"{exercise}: your {exercise.split()[-1]} may be right, but {earlier} is not "
+                          f"({found}): fix {number} first (its check above says how)")
+
+
+def expect_sensible_loss(loss, suspects: str, minimum: float = 0.0) -> None:
+    """In a training loop: stop at a loss that cannot be right, and say where to look (`suspects`).
+
+    NaN or infinite stops it, and so does a value below `minimum`: 0 for the negative ELBO with
+    Bernoulli pixels, a binary cross-entropy plus a KL divergence, both never negative.
+    """
+    value = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
+    if math.isnan(value) or math.isinf(value):
+        why = (f"the loss is {value}, a log of 0 somewhere (F.binary_cross_entropy clamps its logs; "
+               "a hand-written log(x_hat) does not) or an overflowing exp")
+    elif value < minimum:
+        why = f"the loss is {value:.6g}, below {minimum:g}, which it can never be: a sign error"
+    else:
+        return
+    raise CheckFailed(f"Training stopped: {why} - {suspects}")

@@ -1,0 +1,175 @@
+"""A check blames the exercise that is wrong, and grading charges one mistake once (04_elbo).
+
+A student whose vae_loss is right but whose reconstruction_loss (4.1) or kl_divergence (4.2)
+is not used to fail vae_loss's check with `expected 544.927, got -0.806853` and no word of
+4.1 or 4.2. These tests run the real check cell of vae_loss (Exercise 4.4):
+
+- as the student runs it (the course notebook's cell, no hidden tests) it names the wrong exercise;
+- as the grader runs it (the master's cell, hidden tests included) it judges vae_loss with the
+  course's own reconstruction_loss and kl_divergence, and gives the student's back afterwards;
+- the training cell after it stops at a negative loss and names the exercises to look at;
+
+and the unit tests of vaecourse.checking.expect_earlier and expect_sensible_loss.
+The mistakes are those of the notebook's catalogue (tests/test_mistakes_04.py).
+"""
+import math
+
+import pytest
+import torch
+from harness import load_master, load_student
+from test_mistakes_04 import CATALOGUE
+
+from vaecourse.checking import CheckFailed, expect_earlier, expect_sensible_loss
+from vaecourse.masters import grade_id, is_test
+
+NB = "04_elbo"
+EXERCISE = {"reconstruction_loss": "Exercise 4.1 reconstruction_loss", "kl_divergence": "Exercise 4.2 kl_divergence"}
+EARLIER_MISTAKES = sorted(key for key, m in CATALOGUE.mistakes.items() if m.cell in EXERCISE)
+
+
+def cell_source(nb, gid: str) -> str:
+    return next(cell.source for cell in nb.cells if grade_id(cell) == gid)
+
+
+def notebook_namespace(replace: dict[str, str] | None = None) -> dict:
+    """The master's code cells up to vae_loss's check run in one namespace (its helpers imported
+    from the package), with solution cells replaced by `replace` (grade_id -> source)."""
+    namespace: dict = {}
+    for cell in load_master(NB).cells:
+        if grade_id(cell) == "test_vae_loss":
+            break
+        if cell.cell_type == "code" and not is_test(cell):
+            source = (replace or {}).get(grade_id(cell), cell.source)
+            exec(compile(source, grade_id(cell) or cell.id, "exec"), namespace)  # noqa: S102 (the master's own cells)
+    return namespace
+
+
+def with_mistake(key: str, more: dict[str, str] | None = None) -> dict:
+    return notebook_namespace({CATALOGUE.mistakes[key].cell: CATALOGUE.edited_source(key), **(more or {})})
+
+
+def run_check(namespace: dict, as_graded: bool) -> None:
+    """vae_loss's check cell: the master's (visible and hidden tests) or the student's (visible only)."""
+    source = cell_source(load_master(NB) if as_graded else load_student(NB), "test_vae_loss")
+    exec(compile(source, "test_vae_loss", "exec"), namespace)  # noqa: S102 (the notebook's own cell)
+
+
+# ------------------------------------------------------------ the check cell of vae_loss
+
+@pytest.mark.parametrize("mistake", EARLIER_MISTAKES)
+def test_the_students_check_names_the_wrong_earlier_exercise(mistake):
+    earlier = EXERCISE[CATALOGUE.mistakes[mistake].cell]
+    number = " ".join(earlier.split()[:2])
+    with pytest.raises(CheckFailed) as error:
+        run_check(with_mistake(mistake), as_graded=False)
+    message = str(error.value)
+    assert message.startswith("Exercise 4.4 vae_loss: your vae_loss may be right, but "), message
+    assert f"{earlier} is not" in message and f"fix {number} first" in message, message
+
+
+@pytest.mark.parametrize("mistake", EARLIER_MISTAKES)
+def test_the_grader_judges_vae_loss_with_the_courses_versions_and_restores_the_students(mistake):
+    namespace = with_mistake(mistake)
+    name = CATALOGUE.mistakes[mistake].cell
+    students = namespace[name]
+    run_check(namespace, as_graded=True)  # no error: a right vae_loss keeps its points
+    assert namespace[name] is students, f"{name} was not given back after the check"
+
+
+def test_a_wrong_vae_loss_is_caught_for_its_own_mistake_beside_a_wrong_earlier_one():
+    def both_wrong():
+        return with_mistake("kl_wrong_sign", {"vae_loss": CATALOGUE.edited_source("loss_sum_over_batch")})
+
+    with pytest.raises(CheckFailed, match="take the MEAN"):
+        run_check(both_wrong(), as_graded=True)
+    with pytest.raises(CheckFailed, match="Exercise 4.2 kl_divergence is not"):
+        run_check(both_wrong(), as_graded=False)
+
+
+def test_the_right_answers_pass_both_ways(capsys):
+    for as_graded in (False, True):
+        run_check(notebook_namespace(), as_graded)
+    assert capsys.readouterr().out.count("\u2713 Exercise 4.4 vae_loss") == 2
+
+
+def test_the_training_cell_stops_at_a_negative_loss_and_names_the_exercises(offline_data, monkeypatch):
+    monkeypatch.setattr("vaecourse.data.DATA_DIR", offline_data)
+    namespace = with_mistake("log_likelihood_not_its_negative")
+    namespace["QUICK"] = True
+    master = load_master(NB)
+    training = next(cell.source for cell in master.cells if "for epoch in range(num_epochs)" in cell.source)
+    with pytest.raises(CheckFailed) as error:
+        exec(compile(training, "the loss at work", "exec"), namespace)  # noqa: S102 (the master's own cell)
+    message = str(error.value)
+    assert message.startswith("Training stopped: the loss is -") and "sign error" in message, message
+    assert "Exercise 4.1 reconstruction_loss" in message and "4.2 kl_divergence" in message, message
+    assert not namespace["history"]["train"], "it must stop at the first step, before an epoch ends"
+
+
+# ------------------------------------------------------------ expect_earlier
+
+def _double(t):
+    return 2 * t
+
+
+CASES = [((torch.tensor([1.0, 2.0]),), torch.tensor([2.0, 4.0])), ((torch.zeros(3),), torch.zeros(3))]
+
+
+def test_expect_earlier_passes_silently_when_the_earlier_function_is_right(capsys):
+    expect_earlier("Exercise 9.3 total", "Exercise 9.1 double", _double, CASES)
+    expect_earlier("Exercise 9.3 total", "Exercise 9.1 double", lambda t: 2 * t + 1e-5, CASES)  # within atol
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("wrong, found", [
+    (lambda t: 3 * t, "(it gave 6 where 4 was expected)"),  # the worst entry
+    (lambda t: (2 * t).sum(), "(it gave a tensor of shape () and dtype torch.float32 where shape (2,) was expected)"),
+    (lambda t: [2.0, 4.0], "(it gave a list of 2 items where shape (2,) was expected)"),
+    (lambda t: 2 * t + float("nan"), "(it gave nan where 2 was expected)"),
+])
+def test_expect_earlier_blames_the_earlier_exercise_and_says_what_it_gave(wrong, found):
+    with pytest.raises(CheckFailed) as error:
+        expect_earlier("Exercise 9.3 total", "Exercise 9.1 double", wrong, CASES)
+    assert str(error.value) == ("Exercise 9.3 total: your total may be right, but Exercise 9.1 double is not "
+                                f"{found}: fix Exercise 9.1 first (its check above says how)")
+
+
+def test_expect_earlier_counts_an_error_of_the_earlier_function_as_its_mistake():
+    def stub(t):
+        raise NotImplementedError("Exercise 9.1: implement double")
+
+    with pytest.raises(CheckFailed, match=r"is not \(it raised NotImplementedError: Exercise 9.1: implement double\)"):
+        expect_earlier("Exercise 9.3 total", "Exercise 9.1 double", stub, CASES)
+
+
+def test_expect_earlier_checks_every_case_and_compares_on_the_cpu_in_float64():
+    only_first_right = lambda t: 2 * t if t.sum() > 0 else t + 1
+    with pytest.raises(CheckFailed, match="it gave 1 where 0 was expected"):
+        expect_earlier("Exercise 9.3 total", "Exercise 9.1 double", only_first_right, CASES)
+    expect_earlier("Exercise 9.3 total", "Exercise 9.1 double", lambda t: (2 * t).double(), CASES)
+
+
+# ------------------------------------------------------------ expect_sensible_loss
+
+@pytest.mark.parametrize("loss", [torch.tensor(543.4), 0.0, torch.tensor(1e-3, requires_grad=True)])
+def test_expect_sensible_loss_lets_a_possible_loss_through(loss):
+    expect_sensible_loss(loss, "look at 4.1")
+
+
+@pytest.mark.parametrize("loss, words", [
+    (torch.tensor(-0.806853), "the loss is -0.806853, below 0, which it can never be: a sign error - look at 4.1"),
+    (torch.tensor(float("nan")), "the loss is nan, a log of 0 somewhere"),
+    (math.inf, "the loss is inf, a log of 0 somewhere"),
+    (torch.tensor(-math.inf), "the loss is -inf, a log of 0 somewhere"),
+])
+def test_expect_sensible_loss_stops_an_impossible_loss_and_names_the_suspects(loss, words):
+    with pytest.raises(CheckFailed) as error:
+        expect_sensible_loss(loss, "look at 4.1")
+    assert str(error.value).startswith("Training stopped: ") and words in str(error.value)
+    assert str(error.value).endswith(" - look at 4.1")
+
+
+def test_expect_sensible_loss_takes_another_floor():
+    expect_sensible_loss(-3.0, "x", minimum=-math.inf)
+    with pytest.raises(CheckFailed, match="below 1"):
+        expect_sensible_loss(0.5, "x", minimum=1.0)
