@@ -217,20 +217,3 @@ def expect_earlier(exercise: str, earlier: str, fn, cases, atol: float = 1e-3, r
         number = " ".join(earlier.split()[:2])  # "Exercise 4.1"
         raise CheckFailed(f"{exercise}: your {exercise.split()[-1]} may be right, but {earlier} is not "
                           f"({found}): fix {number} first (its check above says how)")
-
-
-def expect_sensible_loss(loss, suspects: str, minimum: float = 0.0) -> None:
-    """In a training loop: stop at a loss that cannot be right, and say where to look (`suspects`).
-
-    NaN or infinite stops it, and so does a value below `minimum`: 0 for the negative ELBO with
-    Bernoulli pixels, a binary cross-entropy plus a KL divergence, both never negative.
-    """
-    value = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
-    if math.isnan(value) or math.isinf(value):
-        why = (f"the loss is {value}, a log of 0 somewhere (F.binary_cross_entropy clamps its logs; "
-               "a hand-written log(x_hat) does not) or an overflowing exp")
-    elif value < minimum:
-        why = f"the loss is {value:.6g}, below {minimum:g}, which it can never be: a sign error"
-    else:
-        return
-    raise CheckFailed(f"Training stopped: {why} - {suspects}")
