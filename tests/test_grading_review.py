@@ -4,6 +4,7 @@ import pytest
 
 from harness import load_master, load_student, solution_sources
 from hostile_attacks import ATTACKS, attack_source
+from vaecourse.grading.classroom import notebook_names
 from vaecourse.grading.review import scan_source, scan_submission, silent_passes
 from vaecourse.masters import grade_id
 
@@ -30,15 +31,21 @@ def test_each_kind_of_grading_internal_is_named_with_its_line():
     assert whats("open('/tmp/../x', 'w')") == {"writes a file to '/tmp/../x'"}
     assert whats("open('../../gradebook.db', 'a')") == {"writes a file to '../../gradebook.db'"}
     assert whats("open(path, 'w')") == {"writes a file to a computed path"}
+    # the model answers are importable in the sandbox, as the notebooks import the course's helpers
+    assert whats("from vaecourse.reference.elbo import kl_divergence") == {"import vaecourse.reference.elbo"}
+    assert whats("import vaecourse.reference.elbo as ref") == {"import vaecourse.reference.elbo"}
+    assert whats("from vaecourse import reference") == {"import vaecourse.reference"}
+    assert whats("from vaecourse.grading import outcome") == {"import vaecourse.grading"}
 
 
 def test_ordinary_student_code_is_not_flagged():
     assert whats("open('notes.txt', 'w').write('x')\nwith open('/data/x') as f: pass") == set()
     assert whats("%matplotlib inline\nimport torch\nx = torch.zeros(3)\nmodel.weight = w") == set()
+    assert whats("from vaecourse.checking import expect_close\nfrom vaecourse.plots import show_images") == set()
     assert scan_source("def broken(:\n") == []  # a syntax error is grading's business
 
 
-@pytest.mark.parametrize("name", ["01_mnist", "02_encoder", "04_elbo", "05_training"])
+@pytest.mark.parametrize("name", notebook_names())  # every notebook: a flag on a model answer would flag every student
 def test_the_model_answers_raise_no_flag(name):
     for gid, source in solution_sources(load_master(name)).items():
         assert scan_source(source) == [], gid

@@ -3,6 +3,7 @@
 A static scan (Python's `ast`) of every code cell a student wrote: answer cells and cells
 they added, that is every code cell whose source is not a cell of the release. It names
 IPython hooks and transformers, NBGRADER_EXECUTION, subprocesses, signals and kills,
+imports of the course's model answers (vaecourse.reference) or grading code,
 sqlite3, ctypes, assignments to attributes of torch, math or builtins, exec / eval /
 compile / __import__, sys.modules, and files written at paths outside the working folder
 (absolute, `..`, or computed). A second check reads the autograded notebook: a test cell
@@ -29,6 +30,9 @@ DYNAMIC_CODE = {"exec", "eval", "compile", "__import__"}
 PATCHED_MODULES = {"torch", "math", "builtins", "__builtins__"}
 WRITE_CALLS = {"makedirs", "mkdir", "rename", "replace", "remove", "unlink", "rmtree", "copyfile", "copy", "copy2",
                "copytree", "move", "write_text", "write_bytes", "symlink", "symlink_to", "truncate"}
+# The course package is readable in the sandbox (the notebooks import from it), and with it the
+# model answers the build exports to vaecourse.reference; the grading code is there too.
+COURSE_INTERNALS = ("vaecourse.reference", "vaecourse.grading", "vaecourse.nbg")
 MAGIC_LINE = re.compile(r"^\s*[%!]")
 
 
@@ -85,7 +89,10 @@ def _node_findings(node) -> list[str]:
         return _call_findings(node)
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-        return [f"import {n}" for n in names if n.split(".")[0] in RISKY_MODULES]
+        if isinstance(node, ast.ImportFrom) and node.module == "vaecourse":  # from vaecourse import reference
+            names = [f"vaecourse.{a.name}" for a in node.names]
+        return [f"import {n}" for n in names
+                if n.split(".")[0] in RISKY_MODULES or n.startswith(COURSE_INTERNALS)]
     if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
         targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
         return [f"assigns {_dotted(t)}" for t in targets if isinstance(t, (ast.Attribute, ast.Subscript))
