@@ -6,8 +6,9 @@ from catalogue import Catalogue, CatalogueTests, Mistake
 NB = "04_elbo"
 # One mistake costs one exercise: vae_loss's hidden tests put the course's reconstruction_loss and
 # kl_divergence in place of the student's while they judge it, so a mistake in 4.1 or 4.2 no longer
-# costs test_vae_loss too. Each mistake is graded in a submission of its own, so that the catalogue
-# proves it: a mistake loses exactly its own test (later_tests_may_fail is off).
+# costs test_vae_loss too. The k-th mistake of every exercise share a submission ("by_exercise"), and a
+# submission must lose exactly the tests of its mistakes: a 4.1 mistake that also cost test_vae_loss
+# would fail the catalogue (later_tests_may_fail is off).
 TESTS = ["test_reconstruction_loss", "test_kl_divergence", "test_kl_monte_carlo", "test_vae_loss"]
 FULL_MARKS = 3 + 3 + 2 + 3
 
@@ -157,7 +158,7 @@ CORRECT = {
     },
 }
 
-CATALOGUE = Catalogue(NB, MISTAKES, CORRECT, full_marks=FULL_MARKS, tests=TESTS)
+CATALOGUE = Catalogue(NB, MISTAKES, CORRECT, full_marks=FULL_MARKS, tests=TESTS, grouping="by_exercise")
 
 
 class TestCatalogue(CatalogueTests):
