@@ -113,6 +113,9 @@ def export(course: Path, db_url: str, csv_path: Path | None = None, assignments:
     print(report.render_report(rows, review.review_lines(course, rows) + lms.late_lines(course)))
     print(f"\nGrades CSV: {course / DEFAULT_CSV}")
     if csv_path is not None:
+        if unknown := sorted(set(assignments or ()) - set(everything)):
+            raise classroom.CourseError(f"--assignment {' '.join(unknown)}: not in the gradebook "
+                                        f"(it holds {', '.join(everything) or 'none'})")
         chosen = [a for a in everything if a in assignments] if assignments else everything
         report.write_csv(rows if chosen == everything else
                          report.grade_rows(course, db_url, chosen, students), csv_path)
