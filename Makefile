@@ -24,8 +24,13 @@ $(VENV)/.installed: pyproject.toml $(BIN)/python
 
 setup: $(VENV)/.installed  ## create .venv with the course, Jupyter, nbgrader and the test tools
 
-lab: setup  ## start JupyterLab on the student notebooks
-	$(BIN)/jupyter lab --notebook-dir=. course/01_mnist.ipynb
+# Jupyter refuses to start as root unless told --allow-root. Passed only when you are root (id -u is 0):
+# Jupyter, and the code of every notebook it runs, then has root's rights. Fine in a throwaway container,
+# not on a shared machine: there, run `make lab` as an ordinary user.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+lab: setup  ## start JupyterLab on the student notebooks (adds --allow-root when run as root, e.g. in a container)
+	$(BIN)/jupyter lab $(ALLOW_ROOT) --notebook-dir=. course/01_mnist.ipynb
 
 build: setup  ## regenerate course/, vaecourse/reference/ and the README table from solutions/
 	$(BIN)/python -m vaecourse.build

@@ -1,25 +1,31 @@
 """The instructor's grading command: `python -m vaecourse.grade COMMAND` (README: "For instructors").
 
     release   [NB ...]                     masters -> autograder/source, release/ and the gradebook
-    roster    roster.csv                   students into the gradebook (id, first_name, last_name, email)
-    collect   --zip lms.zip | --folder DIR copy submissions into autograder/submitted/ (inputs only read)
-    autograde [--jobs N] ...               repair, autograde, feedback, grades CSV, summary, problems
+    roster    roster.csv                   students into the gradebook (id, first_name, last_name, email, lms_id)
+    collect   --zip lms.zip | --folder DIR copy submissions into autograder/submitted/ (inputs only read;
+                                           Canvas and Moodle file names recognised, --lms)
+    autograde [--jobs N] ...               check data and sandbox, repair, autograde, feedback, grades CSV,
+                                           summary, problems
     feedback                               remake feedback from the gradebook (after manual grading)
     export    [--csv PATH]                 grades CSV, summary and problems from the gradebook
-    all       --zip/--folder [--roster]    release if needed, roster, collect, autograde
+    all       --zip/--folder [--roster]    release if needed (and nbgrader_config.py), roster, collect, autograde
+
+The class CSV, <course>/exports/grades.csv, always holds every notebook and every student of the
+gradebook: a run limited by --assignment or --student changes only its own rows.
 
 The course folder is autograder/ (`--course`); the masters are read from solutions/ (`--solutions`,
 or $VAECOURSE_SOLUTIONS: an installed package run outside the repository needs one); the gradebook is its gradebook.db unless
 `--db` names another SQLAlchemy URL nbgrader accepts (e.g. postgresql://user@host/course).
-Notebooks run in quick mode (nbgrader sets NBGRADER_EXECUTION) with the offline data
-when VAE_COURSE_DATA points at it.
+Notebooks run in quick mode (nbgrader sets NBGRADER_EXECUTION) with MNIST from the folder
+VAE_COURSE_DATA names (the one holding MNIST/raw/; default data/ beside the package): autograde
+and all check it, and the sandbox, before grading anything, and stop with exit code 2 if either fails.
 """
 import argparse
 import sys
 import time
 from pathlib import Path
 
-from vaecourse.grading import classroom
+from vaecourse.grading import classroom, lms
 from vaecourse.nbg.config import CELL_TIMEOUT_S
 
 DEFAULT_CSV = "exports/grades.csv"
@@ -29,64 +35,91 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m vaecourse.grade", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--course", type=Path, default=classroom.AUTOGRADER_DIR,
-                        help="the nbgrader course folder (default: autograder/)")
+                        help="the nbgrader course folder (default: %(default)s)")
     parser.add_argument("--solutions", type=Path,
                         help="the master notebooks' folder, for release (default: $VAECOURSE_SOLUTIONS, else solutions/)")
     parser.add_argument("--db", help="gradebook SQLAlchemy URL (default: sqlite:///<course>/gradebook.db)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("release", help="make source/ from the masters and run generate_assignment")
-    p.add_argument("notebooks", nargs="*", metavar="NN_name", help="default: every notebook")
+    p.add_argument("notebooks", nargs="*", metavar="NN_name", help="the notebooks to release (default: every notebook)")
 
-    p = sub.add_parser("roster", help="import a roster CSV (columns id, first_name, last_name, email)")
-    p.add_argument("csv", type=Path)
-
-    def collect_args(p, required=True):
-        group = p.add_mutually_exclusive_group(required=required)
-        group.add_argument("--zip", type=Path, help="LMS download: a zip of files named <student>_<notebook>.ipynb")
-        group.add_argument("--folder", type=Path, help="a folder <student>/<assignment>/*.ipynb")
-        p.add_argument("--regexp", default=classroom.DEFAULT_ZIP_REGEXP,
-                       help="matched, like zip_collect's FileNameCollectorPlugin.named_regexp, against a member's "
-                            "path once extracted, <course>/downloaded/<zip>/<member>; groups student_id and file_id)")
-
+    p = sub.add_parser("roster", help="import a roster CSV (columns id, first_name, last_name, email, lms_id)")
+    p.add_argument("csv", type=Path, help="the roster: a column id (or student_id), optional first_name, "
+                   "last_name, email and lms_id (the student's user id in Canvas or Moodle)")
     collect_args(sub.add_parser("collect", help="copy submissions into the course folder"))
-
-    def grade_args(p):
-        p.add_argument("--assignment", nargs="+", metavar="NN_name", help="default: every released notebook")
-        p.add_argument("--student", nargs="+", metavar="ID", help="default: the roster and everyone who submitted")
-        p.add_argument("--jobs", type=int, default=1, help="notebooks graded at once, one process each (default 1); results equal a serial run")
-        p.add_argument("--force", action="store_true", help="grade again what is already graded (default: a notebook "
-                       "graded earlier from the same submitted bytes is kept, so a stopped run goes on where it stopped)")
-        p.add_argument("--no-sandbox", action="store_true", help="run student code without the bubblewrap sandbox "
-                       "(only for trusted code: it can then read the hidden tests and change the gradebook)")
-        p.add_argument("--dask", metavar="ADDRESS", help="grade on a Dask cluster instead: a scheduler (tcp://host:8786) "
-                       "or local:N (a LocalCluster of N single-threaded workers); results equal a serial run")
-        p.add_argument("--cell-timeout", type=int, default=CELL_TIMEOUT_S, help="seconds per cell (nbgrader's Execute.timeout)")
-        p.add_argument("--time-limit", type=float, default=600, help="seconds per notebook, enforced from outside")
-        p.add_argument("--csv", type=Path, help=f"grades CSV (default: <course>/{DEFAULT_CSV})")
-        p.add_argument("--no-progress", action="store_true", help="no progress bar")
-
     grade_args(sub.add_parser("autograde", help="repair, autograde, feedback and export"))
     p = sub.add_parser("feedback", help="remake feedback pages from the gradebook (after manual grading)")
-    p.add_argument("--assignment", nargs="+", metavar="NN_name")
-    p = sub.add_parser("export", help="grades CSV, summary table and problems list")
-    p.add_argument("--assignment", nargs="+", metavar="NN_name")
-    p.add_argument("--csv", type=Path)
-    p = sub.add_parser("all", help="release (if needed), roster, collect, autograde")
+    p.add_argument("--assignment", nargs="+", metavar="NN_name", help="default: every released notebook")
+    p = sub.add_parser("export", help=f"grades CSV (always <course>/{DEFAULT_CSV}, the whole class), "
+                       "summary table and problems list")
+    p.add_argument("--csv", type=Path, help=f"also write the grades CSV here (default: only <course>/{DEFAULT_CSV})")
+    p.add_argument("--assignment", nargs="+", metavar="NN_name", help="only these notebooks in the --csv copy "
+                   "(default: every notebook of the gradebook; the class CSV and the summary always hold them all)")
+    p = sub.add_parser("all", help="release (if needed), roster, collect, autograde; writes <course>/nbgrader_config.py")
     collect_args(p)
-    p.add_argument("--roster", type=Path)
+    p.add_argument("--roster", type=Path, help="a roster CSV to import first (default: none, the gradebook's roster)")
     grade_args(p)
     return parser
 
 
-def export(course: Path, db_url: str, assignments: list[str], csv_path: Path) -> list:
+def collect_args(p, required=True) -> None:
+    group = p.add_mutually_exclusive_group(required=required)
+    group.add_argument("--zip", type=Path, help="an LMS download: a zip of files named <student>_<NN_name>.ipynb, "
+                       "or as Canvas or Moodle name them (--lms)")
+    group.add_argument("--folder", type=Path, help="a folder <student>/<NN_name>/<NN_name>.ipynb, or an unzipped "
+                       "Canvas or Moodle download (--lms)")
+    p.add_argument("--lms", choices=["auto", *lms.FORMATS, "plain"], default="auto",
+                   help="how the files are named: canvas (login_[LATE_]userid_submissionid_file.ipynb), moodle "
+                   "(Full Name_id_assignsubmission_file_file.ipynb), plain (<student>_<NN_name>.ipynb, --regexp) "
+                   "or auto: canvas or moodle when a file is named so, else plain (default: %(default)s)")
+    p.add_argument("--regexp", default=classroom.DEFAULT_ZIP_REGEXP,
+                   help="plain zips only: matched, like zip_collect's FileNameCollectorPlugin.named_regexp, against "
+                   "a member's path once extracted, <course>/downloaded/<zip>/<member>; groups student_id and "
+                   "file_id (default: %(default)s)")
+
+
+def grade_args(p) -> None:
+    p.add_argument("--assignment", nargs="+", metavar="NN_name", help="default: every released notebook")
+    p.add_argument("--student", nargs="+", metavar="ID", help="default: the roster and everyone who submitted")
+    p.add_argument("--jobs", type=int, default=1, help="notebooks graded at once, one process each; results "
+                   "equal a serial run (default: %(default)s)")
+    p.add_argument("--force", action="store_true", help="grade again what is already graded (default: off: a "
+                   "notebook graded earlier from the same submitted bytes is kept, so a stopped run goes on where it stopped)")
+    p.add_argument("--no-sandbox", action="store_true", help="run student code without the bubblewrap sandbox "
+                   "(default: off; only for trusted code: it can then read the hidden tests and change the gradebook)")
+    p.add_argument("--dask", metavar="ADDRESS", help="grade on a Dask cluster instead: a scheduler (tcp://host:8786) "
+                   "or local:N (a LocalCluster of N single-threaded workers); results equal a serial run "
+                   "(default: none, this machine with --jobs)")
+    p.add_argument("--cell-timeout", type=int, default=CELL_TIMEOUT_S,
+                   help="seconds per cell, nbgrader's Execute.timeout (default: %(default)s)")
+    p.add_argument("--time-limit", type=float, default=600,
+                   help="seconds per notebook, enforced from outside (default: %(default)s)")
+    p.add_argument("--csv", type=Path, help=f"also write the grades CSV here (default: only <course>/{DEFAULT_CSV}, "
+                   "which always holds the whole class)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (default: off, a bar over students)")
+
+
+def export(course: Path, db_url: str, csv_path: Path | None = None, assignments: list[str] | None = None) -> list:
+    """Write the class CSV, <course>/exports/grades.csv: every notebook and every student of the
+    gradebook, whatever a run graded, so a partial run changes only its own rows; a copy at csv_path
+    (only `assignments`, if given); print the summary and problems of the whole class."""
     from vaecourse.grading import report, review
 
+    everything = report.gradebook_assignments(db_url)
     students = classroom.students_to_grade(course, db_url)
-    rows = report.grade_rows(course, db_url, assignments, students)
-    report.write_csv(rows, csv_path)
-    print(report.render_report(rows, review.review_lines(course, rows)))
-    print(f"\nGrades CSV: {csv_path}")
+    rows = report.grade_rows(course, db_url, everything, students)
+    report.write_csv(rows, course / DEFAULT_CSV)
+    print(report.render_report(rows, review.review_lines(course, rows) + lms.late_lines(course)))
+    print(f"\nGrades CSV: {course / DEFAULT_CSV}")
+    if csv_path is not None:
+        if unknown := sorted(set(assignments or ()) - set(everything)):
+            raise classroom.CourseError(f"--assignment {' '.join(unknown)}: not in the gradebook "
+                                        f"(it holds {', '.join(everything) or 'none'})")
+        chosen = [a for a in everything if a in assignments] if assignments else everything
+        report.write_csv(rows if chosen == everything else
+                         report.grade_rows(course, db_url, chosen, students), csv_path)
+        print(f"Grades CSV ({', '.join(chosen) if chosen != everything else 'copy'}): {csv_path}")
     return rows
 
 
@@ -119,12 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     quiet_library_warnings()
     course = args.course.resolve()
-    course.mkdir(parents=True, exist_ok=True)
-    db_url = args.db or classroom.default_db_url(course)
     try:
+        isolation = _preflight(args) if args.command in ("autograde", "all") else None  # before anything is touched
+        course.mkdir(parents=True, exist_ok=True)
+        db_url = args.db or classroom.default_db_url(course)
         if args.command == "release":
             names = classroom.release(course, db_url, args.notebooks or None, args.solutions)
             print(f"released {', '.join(names)}: {course / 'release'} (the same notebooks as course/)")
+            _write_config(course, args.db)
         elif args.command == "roster":
             print(f"{len(classroom.import_roster(args.csv, db_url))} students in the gradebook")
         elif args.command == "collect":
@@ -133,29 +168,42 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "all":
                 if not classroom.released(course):
                     classroom.release(course, db_url, solutions=args.solutions)
+                _write_config(course, args.db)
                 if args.roster:
                     classroom.import_roster(args.roster, db_url)
                 _collect(args, course, db_url)
-            _autograde(args, course, db_url)
+            _autograde(args, course, db_url, isolation)
         elif args.command == "feedback":
             regenerate_feedback(course, db_url, args.assignment or classroom.released(course))
         elif args.command == "export":
-            export(course, db_url, args.assignment or classroom.released(course),
-                   args.csv or course / DEFAULT_CSV)
+            export(course, db_url, args.csv, args.assignment)
     except classroom.CourseError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
 
 
+def _preflight(args):
+    """What every grading job needs (vaecourse.grading.runner.preflight): the sandbox's Isolation, or CourseError."""
+    from vaecourse.grading.runner import preflight
+    from vaecourse.sandbox import Isolation
+
+    isolation = preflight(sandbox=not args.no_sandbox, data_required=not args.dask)
+    return Isolation.none("--no-sandbox") if args.no_sandbox else isolation
+
+
+def _write_config(course: Path, db: str | None) -> None:
+    path, how = classroom.write_course_config(course, db)
+    print(f"nbgrader configuration: {path} ({how}); formgrader starts in {course} (README: For instructors)")
+
+
 def _collect(args, course: Path, db_url: str) -> None:
     if not classroom.released(course):
         raise classroom.CourseError("nothing released yet: run `python -m vaecourse.grade release` first")
-    if args.zip:
-        found = classroom.collect_zip(args.zip, course, db_url, args.regexp)
-    else:
-        found = classroom.collect_folder(args.folder, course, db_url)
+    found = lms.collect(args.zip or args.folder, course, db_url, args.lms, args.regexp, is_zip=bool(args.zip))
     # collect: what was skipped and why (classroom.Collected), and what was stored (evidence)
+    if found.lms != "plain":
+        print(f"collected as a {found.lms.capitalize()} download (--lms {args.lms}; README: For instructors)")
     for problem in found.problems:
         print(f"warning: {problem}", file=sys.stderr)
     count = sum(len(v) for v in found.values())
@@ -169,7 +217,7 @@ def _collect(args, course: Path, db_url: str) -> None:
                                                            if found.problems else ": no submissions found"))
 
 
-def _autograde(args, course: Path, db_url: str) -> None:
+def _autograde(args, course: Path, db_url: str, isolation) -> None:
     from vaecourse.grading import runner
 
     assignments = args.assignment or classroom.released(course)
@@ -179,7 +227,6 @@ def _autograde(args, course: Path, db_url: str) -> None:
 
         executor = DaskExecutor(args.dask)
         how = executor.describe()
-    isolation = _isolation(args.no_sandbox)
     print(f"isolation: {isolation.describe()}")
     start = time.monotonic()
     try:
@@ -197,17 +244,7 @@ def _autograde(args, course: Path, db_url: str) -> None:
     kept = sum(o.kept for o in outcomes)
     if kept:
         print(f"kept {kept} notebooks graded earlier from the same submitted bytes (--force grades them again)")
-    export(course, db_url, assignments, args.csv or course / DEFAULT_CSV)
-
-
-def _isolation(no_sandbox: bool):
-    """The sandbox the kernels run in: probed, or none when the instructor says --no-sandbox."""
-    from vaecourse.grading.runner import sandbox_or_refuse
-    from vaecourse.sandbox import Isolation
-
-    if no_sandbox:
-        return Isolation.none("--no-sandbox")
-    return sandbox_or_refuse()
+    export(course, db_url, args.csv)
 
 
 if __name__ == "__main__":

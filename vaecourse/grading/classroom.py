@@ -5,7 +5,10 @@
   gradebook with the graded cells and their hidden tests and writes release/<name>/.
   Assignment name == notebook name.
 - roster: a CSV with a column `id` (or `student_id`) and optional `first_name`,
-  `last_name`, `email` becomes the gradebook's students.
+  `last_name`, `email` and `lms_id` (the LMS's user id: nbgrader's `lms_user_id`, which
+  collect maps Canvas and Moodle file names with, `vaecourse.grading.lms`) becomes the
+  gradebook's students.
+- write_course_config: the course folder's own nbgrader_config.py, for formgrader.
 - collect: an LMS download (a zip of files named `<student>_<notebook>.ipynb`, read with
   `zipfile`: the student id comes from the member's own name, nested archives are not
   unpacked) or a folder `<student>/<assignment>/*.ipynb`; both are stored into
@@ -107,6 +110,48 @@ def release(course: Path, db_url: str, names: list[str] | None = None, solutions
     return names
 
 
+CONFIG_MARK = "# Written by `python -m vaecourse.grade`"  # first line of a config the command may rewrite
+EXCHANGE = "exchange"  # nbgrader's exchange folder, inside the course folder
+
+
+def course_config_text(db: str | None = None) -> str:
+    """The course folder's nbgrader_config.py: the grading command's settings, this folder as the
+    course root (wherever it is moved), `db` as the gradebook if given, and an exchange inside it."""
+    db_arg = f", db_url={db!r}" if db else ""
+    return "\n".join([
+        f"{CONFIG_MARK} (release, all): formgrader and the nbgrader commands run in this",
+        "# folder then use the grading command's settings (vaecourse/nbg/config.py). Written again by",
+        "# each release and all; delete the first line to keep your own edits.",
+        "import os",
+        "",
+        "from vaecourse.nbg.config import configure",
+        "",
+        "c = get_config()  # noqa: F821 (provided by nbgrader)",
+        "here = os.path.dirname(os.path.abspath(__file__))",
+        f"configure(c, grading=True, root=here{db_arg})",
+        "# nbgrader's exchange (fetch and submit, the assignment list) inside this folder: its default,",
+        "# /usr/local/share/nbgrader/exchange, rarely exists, and formgrader then warns 'Unwritable directory'.",
+        f"c.Exchange.root = os.path.join(here, {EXCHANGE!r})",
+        "",
+    ])
+
+
+def write_course_config(course: Path, db: str | None = None) -> tuple[Path, str]:
+    """Write <course>/nbgrader_config.py (`course_config_text`) and its exchange folder, unless the
+    instructor's own config is there (one whose first line is not CONFIG_MARK); (path, what was done)."""
+    path = Path(course) / "nbgrader_config.py"
+    if path.exists() and not path.read_text().startswith(CONFIG_MARK):
+        return path, "kept: not written by this command"
+    (Path(course) / EXCHANGE).mkdir(exist_ok=True)
+    text = course_config_text(db)
+    if path.exists() and path.read_text() == text:
+        return path, "unchanged"
+    path.write_text(text)
+    if db:
+        path.chmod(0o600)  # a database URL may hold a password
+    return path, "written"
+
+
 def check_student_id(student: str) -> str:
     if problem := student_id_problem(student):
         raise CourseError(problem)
@@ -129,6 +174,8 @@ def import_roster(csv_path: Path, db_url: str) -> list[str]:
             errors.append(f"{csv_path}:{number}: student id {student!r} twice")
         else:
             entries[student] = {key: row[key] for key in ("first_name", "last_name", "email") if row.get(key)}
+            if row.get("lms_id") or row.get("lms_user_id"):
+                entries[student]["lms_user_id"] = row.get("lms_id") or row.get("lms_user_id")
     if errors:
         raise CourseError("roster not imported:\n" + "\n".join(errors))
     with open_gradebook(db_url) as gb:

@@ -43,6 +43,12 @@ class Row:
                 fmt(self.max_score), self.status, self.reason]
 
 
+def gradebook_assignments(course_db: str) -> list[str]:
+    """Every assignment of the gradebook (release puts each there), in course order (NN_name sorts so)."""
+    with open_gradebook(course_db) as gb:
+        return sorted(assignment.name for assignment in gb.assignments)
+
+
 def cell_order(course: Path, assignment: str) -> list[str]:
     path = notebook_path(course, "release", assignment)
     if not path.is_file():

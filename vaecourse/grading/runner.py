@@ -16,6 +16,7 @@
    and writes each notebook's status record (`outcome`).
 """
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -64,8 +65,9 @@ def grade_class(course: Path, course_db: str, assignments: list[str] | None = No
     outcomes, job_dirs = prepare_jobs(course, work, assignments, students, force)
     env = tool_env(env_extra)
     env.pop("NBGRADER_EXECUTION", None)
-    if not env.get("VAE_COURSE_DATA") and (ROOT / "data").is_dir():
-        env["VAE_COURSE_DATA"] = str(ROOT / "data")  # the course's default (vaecourse.runtime), made explicit:
+    folder, _ = data_folder(env)
+    if not env.get("VAE_COURSE_DATA") and folder.is_dir():
+        env["VAE_COURSE_DATA"] = str(folder)  # the course's default (vaecourse.runtime), made explicit:
         # a sandboxed kernel sees only the data folder it is shown
     (work / "isolation.txt").write_text(isolation.describe() + "\n")
     items = [(key, job_dir, JobSpec(*key, cell_timeout, time_limit, env, isolation))
@@ -88,9 +90,80 @@ def sandbox_or_refuse():
 
     isolation = probe()
     if not isolation.available:
-        raise CourseError(f"no sandbox for the students' code: {isolation.describe()}. Install bubblewrap "
-                          "(apt-get install bubblewrap), or grade without one with --no-sandbox: student code "
-                          "can then read the hidden tests and change the gradebook")
+        raise CourseError(sandbox_problem(isolation))
+    return isolation
+
+
+def sandbox_problem(isolation) -> str:
+    return (f"no sandbox for the students' code: {isolation.describe()}. Install bubblewrap "
+            "(apt-get install bubblewrap), or grade without one with --no-sandbox: student code "
+            "can then read the hidden tests and change the gradebook")
+
+
+# ---------------------------------------------------------------- preflight: what every job needs
+
+DATA_HELP = ("Every notebook reads MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte under the folder "
+             "VAE_COURSE_DATA names: the folder that holds MNIST/raw/, not MNIST/raw itself.\n"
+             "  Fix: export VAE_COURSE_DATA=/path/holding/MNIST/raw (the folder above MNIST/), or write the "
+             "offline set (5,000 real digits) with `make offline-data` (python -m vaecourse.offline_mnist DIR) "
+             "and export VAE_COURSE_DATA=DIR; then run the command again.")
+
+
+def data_folder(env: dict | None = None) -> tuple[Path, str]:
+    """The MNIST folder every job is given, and where that came from: $VAE_COURSE_DATA, else data/
+    beside the course package (vaecourse.runtime's default, made explicit for the sandboxed kernels)."""
+    env = os.environ if env is None else env
+    if env.get("VAE_COURSE_DATA"):
+        return Path(env["VAE_COURSE_DATA"]).expanduser(), f"VAE_COURSE_DATA={env['VAE_COURSE_DATA']}"
+    return ROOT / "data", "VAE_COURSE_DATA is not set: data/ beside the course package"
+
+
+def data_problem(folder: Path, where: str) -> str:
+    """'' when `folder` holds the four raw MNIST files, readable and whole; else what is wrong,
+    where it looked and how to fix it."""
+    from vaecourse.data import _IDX_FILES, MNISTUnavailable, check_raw_file, raw_dir
+
+    raw = raw_dir(folder)
+    missing = [name for name in _IDX_FILES if not (raw / name).is_file()]
+    if missing:
+        what = f"no {', '.join(missing)} in {raw}"
+        if folder.name == "raw" and all((folder / name).is_file() for name in _IDX_FILES):
+            what += f" (VAE_COURSE_DATA names MNIST/raw itself: point it at {folder.parent.parent})"
+    else:
+        try:
+            for name in _IDX_FILES:
+                check_raw_file(raw / name)
+            return ""
+        except MNISTUnavailable as error:
+            what = str(error).split("\n")[0]
+        except OSError as error:
+            what = f"{raw} cannot be read ({error.strerror or error})"
+    return f"MNIST, which every grading job needs: {what} (looked in {folder}; {where}).\n  {DATA_HELP}"
+
+
+def preflight(sandbox: bool = True, env: dict | None = None, data_required: bool = True):
+    """Check, before anything is graded, what every job needs: the MNIST folder (`data_problem`) and,
+    unless `sandbox` is False, a working sandbox (vaecourse.sandbox.probe). Return the sandbox's
+    Isolation (None without one); raise one CourseError naming every problem otherwise.
+    data_required: False only where the jobs find their data elsewhere (Dask workers with their own
+    VAE_COURSE_DATA): a data problem is then printed as a warning.
+    """
+    problems = []
+    if why := data_problem(*data_folder(env)):
+        if data_required:
+            problems.append(why)
+        else:
+            print(f"warning (the workers must have it): {why}")
+    isolation = None
+    if sandbox:
+        from vaecourse.sandbox import probe
+
+        isolation = probe()
+        if not isolation.available:
+            problems.append(sandbox_problem(isolation))
+    if problems:
+        raise CourseError("cannot grade; nothing was graded and the gradebook is untouched:\n"
+                          + "\n".join(f"- {problem}" for problem in problems))
     return isolation
 
 
@@ -202,6 +275,8 @@ def publish(course: Path, course_db: str, outcome: Outcome, job_dir: Path | None
     elif outcome.status == GRADED and too_big:
         outcome.status = NOT_GRADED
         outcome.reason = f"{', '.join(too_big)} over {RETURNED_LIMIT // 2**20} MB after grading: not taken back"
+    elif outcome.status == GRADED and (why := environment_failure(made.get("autograded"))):
+        outcome.status, outcome.reason = NOT_GRADED, why
     changed = tampered(course_db, job_dir / "gradebook.db", assignment) if job_dir and outcome.status == GRADED else ""
     if changed:
         outcome.status, outcome.reason = NOT_GRADED, f"tampered ({changed})"
@@ -216,6 +291,26 @@ def publish(course: Path, course_db: str, outcome: Outcome, job_dir: Path | None
         elif kind == "feedback":
             write_not_graded_page(course, outcome)
     write_status(course, outcome)
+
+
+# Errors only the grading machine causes: a notebook that shows one was not graded on the student's work.
+ENVIRONMENT_ERRORS = {
+    "MNISTUnavailable": "MNIST could not be loaded on the grading machine, not the student's fault",
+}
+
+
+def environment_failure(notebook: Path | None) -> str:
+    """Why an autograded notebook's score is not the student's ('' if it is): an error output of
+    ENVIRONMENT_ERRORS in any cell (the score would count the tests that happen not to need the data)."""
+    if notebook is None or not notebook.is_file() or notebook.is_symlink():
+        return ""
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error" and output.get("ename") in ENVIRONMENT_ERRORS:
+                first = (str(output.get("evalue", "")).strip().splitlines() or [""])[0][:200]
+                return (f"{ENVIRONMENT_ERRORS[output['ename']]} ({output['ename']}: {first}); fix the data folder "
+                        "(VAE_COURSE_DATA, README: For instructors) and grade again")
+    return ""
 
 
 class _NoBar:
