@@ -15,7 +15,7 @@ import torch
 from vaecourse.runtime import DATA_DIR, DATA_ENV
 
 # Bytes of each raw IDX file that torchvision reads: (magic number, item shape).
-_IDX_FILES = {
+IDX_FILES = {
     "train-images-idx3-ubyte": (2051, (28, 28)),
     "train-labels-idx1-ubyte": (2049, ()),
     "t10k-images-idx3-ubyte": (2051, (28, 28)),
@@ -46,7 +46,7 @@ def check_raw_file(path: Path) -> int:
     torchvision answers a truncated file with a bare AssertionError deep inside its
     parser, so we read the header ourselves and say which file is broken and why.
     """
-    magic, item_shape = _IDX_FILES[path.name]
+    magic, item_shape = IDX_FILES[path.name]
     data = path.read_bytes()
     header_len = 4 * (2 + len(item_shape))
     if len(data) < header_len or int.from_bytes(data[:4], "big") != magic:
@@ -142,7 +142,7 @@ def load_mnist(train: bool = True, root: Path | str | None = None, download: boo
 def read_idx(path: Path) -> torch.Tensor:
     """A checked raw IDX file as a uint8 tensor: (N, 28, 28) images or (N,) labels."""
     count = check_raw_file(path)
-    _, item_shape = _IDX_FILES[path.name]
+    _, item_shape = IDX_FILES[path.name]
     header_len = 4 * (2 + len(item_shape))
     array = np.frombuffer(path.read_bytes(), dtype=np.uint8, offset=header_len)
     return torch.from_numpy(array.copy()).view(count, *item_shape)

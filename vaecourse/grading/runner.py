@@ -121,17 +121,17 @@ def data_folder(env: dict | None = None) -> tuple[Path, str]:
 def data_problem(folder: Path, where: str) -> str:
     """'' when `folder` holds the four raw MNIST files, readable and whole; else what is wrong,
     where it looked and how to fix it."""
-    from vaecourse.data import _IDX_FILES, MNISTUnavailable, check_raw_file, raw_dir
+    from vaecourse.data import IDX_FILES, MNISTUnavailable, check_raw_file, raw_dir
 
     raw = raw_dir(folder)
-    missing = [name for name in _IDX_FILES if not (raw / name).is_file()]
+    missing = [name for name in IDX_FILES if not (raw / name).is_file()]
     if missing:
         what = f"no {', '.join(missing)} in {raw}"
-        if folder.name == "raw" and all((folder / name).is_file() for name in _IDX_FILES):
+        if folder.name == "raw" and all((folder / name).is_file() for name in IDX_FILES):
             what += f" (VAE_COURSE_DATA names MNIST/raw itself: point it at {folder.parent.parent})"
     else:
         try:
-            for name in _IDX_FILES:
+            for name in IDX_FILES:
                 check_raw_file(raw / name)
             return ""
         except MNISTUnavailable as error:
