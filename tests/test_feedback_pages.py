@@ -6,6 +6,7 @@ One small notebook (04_elbo), two students, graded with the course's grading con
 before its hidden tests run).
 """
 import re
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -16,6 +17,7 @@ from vaecourse.bundling import bundle_master
 from vaecourse.masters import hidden_test_lines
 from vaecourse.nbg.config import config_text
 from vaecourse.nbg.foldhelpers import is_helpers_cell
+from vaecourse.nbg.gradebook import open_gradebook
 from vaecourse.nbg.layout import notebook_path, write_course_source
 from vaecourse.nbg.run import run_nbgrader, tool_env
 
@@ -33,7 +35,7 @@ def _with_written_answer(nb):
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory, offline_data):
+def graded(tmp_path_factory, offline_data):
     root = tmp_path_factory.mktemp("feedback_pages")
     env = tool_env({"VAE_COURSE_DATA": str(offline_data)})
     env.pop("NBGRADER_EXECUTION", None)
@@ -47,7 +49,12 @@ def course(tmp_path_factory, offline_data):
         nbformat.write(nb, path)
     run_nbgrader(["autograde", NAME, "--force", "--create"], root, env)
     run_nbgrader(["generate_feedback", NAME, "--force"], root, env)
-    return root
+    return root, env
+
+
+@pytest.fixture(scope="module")
+def course(graded):
+    return graded[0]
 
 
 def page(course: Path, student: str) -> str:
@@ -104,9 +111,46 @@ def _hidden_verdicts(page_html: str) -> list[str]:
 @pytest.mark.slow
 def test_hidden_tests_not_run_when_the_visible_check_failed(course):
     verdicts = _hidden_verdicts(page(course, "visible_fail"))
-    # 4.1, 4.2, 4.3 and the two regions of 4.4; 4.2's visible check fails first, and 4.4's
-    # first visible check (do 4.1 and 4.2 add up?) fails before either of its regions
-    assert verdicts[1] == "not run (the visible check above failed first)", verdicts
-    assert "failed" not in verdicts, verdicts
-    assert verdicts[0] == verdicts[2] == "passed", verdicts
+    # 4.1, 4.2, 4.3 and the two regions of 4.4 (graded with the course's own 4.1 and 4.2);
+    # 4.2's visible check fails first, so its hidden tests never ran
+    assert verdicts == ["passed", "not run (the visible check above failed first)", "passed", "passed", "passed"]
     assert set(_hidden_verdicts(page(course, "right"))) == {"passed"}
+
+
+@pytest.mark.slow
+def test_the_index_and_headings_name_the_exercises(course):
+    text = page_text(page(course, "visible_fail"))
+    index = text[:text.index("04 · The ELBO")]
+    assert "Test cell" not in index and "Written response" not in index, index
+    for entry in ["Exercise 4.1 reconstruction_loss — 3 / 3", "Exercise 4.2 kl_divergence — 0 / 3",
+                  "Exercise 4.3 kl_monte_carlo — 2 / 2", "Exercise 4.4 vae_loss — 3 / 3"]:
+        assert entry in index, index
+        assert text.count(entry) == 2, entry  # in the index and above the cell
+    assert "Grade cell:" not in text
+
+
+@pytest.mark.slow
+def test_an_ungraded_written_answer_is_to_be_graded_not_zero(course):
+    text = page_text(page(course, "right"))
+    assert "Question 4.5 — to be graded (2 points)" in text
+    assert "Question 4.5 — 0 / 2" not in text
+    assert "(Score: 11 / 11 so far; 2 points still to be graded by hand)" in text, text[:300]
+    assert WRITTEN in text
+    # the student who left YOUR ANSWER HERE gets nbgrader's 0 for no answer: nothing left to grade
+    text = page_text(page(course, "visible_fail"))
+    assert "Question 4.5 — 0 / 2" in text and "(Score: 8 / 13)" in text, text[:300]
+
+
+@pytest.mark.slow
+def test_a_written_answer_once_graded_shows_its_score(graded, tmp_path):
+    root, env = graded
+    course = tmp_path / "course"
+    shutil.copytree(root, course, ignore=shutil.ignore_patterns("feedback"))
+    with open_gradebook(f"sqlite:///{course / 'gradebook.db'}", env) as gb:
+        grade = gb.find_grade("q_beta", NAME, NAME, "right")
+        grade.manual_score = 1.5
+        gb.db.commit()
+    run_nbgrader(["generate_feedback", NAME, "--force"], course, env)
+    text = page_text(page(course, "right"))
+    assert "Question 4.5 — 1.5 / 2" in text and "(Score: 12.5 / 13)" in text, text[:300]
+    assert "to be graded" not in text
