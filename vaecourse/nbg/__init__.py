@@ -7,7 +7,11 @@
 - One preprocessor per module: `exercisestubs` (stubs that name the exercise),
   `capoutput` (output cut to a size), `stderrnotcounted` (stderr in a test cell is not
   fatal), `hidehiddentests` (feedback without hidden tests), `droplinks` (no link a kernel left
-  is followed when nbgrader writes the autograded notebook).
+  is followed when nbgrader writes the autograded notebook), `foldhelpers` (feedback shows
+  the course helpers as one line), `feedbacklabels` (feedback names each graded cell by its
+  exercise; an answer not yet graded by hand is "to be graded", not 0).
+- `feedbackpage`: the feedback HTML exporter, nbgrader's template with the course's index
+  and headings (it shows what `feedbacklabels` sets).
 - `run`: nbgrader as a subprocess of this interpreter, with this interpreter's bin first
   on PATH (`tool_env`).
 - `gradebook`: `open_gradebook(db_url)`, with no lasting change to this process's environment.

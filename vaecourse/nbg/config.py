@@ -15,7 +15,10 @@ What grading adds (`grading=True`), each a documented decision:
    nbgrader scores a test cell 0 when anything is written to stderr, so a correct
    exercise that emits a warning would lose the points of a test it passes. The stderr
    text is kept, moved to stdout under a label, so the student still sees the warning.
-3. Feedback never shows hidden tests (`HideHiddenTests`).
+3. Feedback never shows hidden tests (`HideHiddenTests`), and shows the bundled course
+   helpers as one line (`FoldHelpers`): the page is about the student's work. Its index
+   and headings name the exercises, and a written answer nobody has graded yet shows
+   "to be graded", not 0 (`FeedbackLabels`, shown by the `FeedbackPage` exporter).
 """
 from pathlib import Path
 
@@ -77,6 +80,9 @@ def _grading(c, max_output_chars: int) -> None:
 
     from vaecourse.nbg.capoutput import CapOutput
     from vaecourse.nbg.droplinks import DropLinks
+    from vaecourse.nbg.feedbacklabels import FeedbackLabels
+    from vaecourse.nbg.feedbackpage import FeedbackPage
+    from vaecourse.nbg.foldhelpers import FoldHelpers
     from vaecourse.nbg.hidehiddentests import HideHiddenTests
     from vaecourse.nbg.stderrnotcounted import StderrNotCounted
 
@@ -87,7 +93,9 @@ def _grading(c, max_output_chars: int) -> None:
     c.CapOutput.max_chars = max_output_chars
     c.LimitOutput.max_lines = 200
     c.LimitOutput.max_traceback = 40
-    c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+    c.GenerateFeedback.preprocessors = [GetGrades, FeedbackLabels, FoldHelpers, HideHiddenTests,
+                                         CSSHTMLHeaderPreprocessor]
+    c.GenerateFeedback.exporter_class = FeedbackPage
     # nbgrader's commands default to course_id "", a course the gradebook does not hold: sqlite
     # lets such assignments pass (it does not check foreign keys), PostgreSQL rejects them. Use
     # the course nbgrader.api.Gradebook (and so open_gradebook) creates.

@@ -5,7 +5,10 @@ full source from the gradebook, hidden tests included, and tracebacks that quote
 `HideHiddenTests` runs before the HTML export and
 
 - replaces each `### BEGIN HIDDEN TESTS` ... `### END HIDDEN TESTS` region with one line,
-  `# hidden tests (part of this cell's N points): passed` (or `failed`),
+  `# hidden tests (part of this cell's N points): passed`, `failed`, or `not run (the
+  visible check above failed first)`: the line the cell's error was raised at (the cell's
+  own frame in the traceback, `Cell In[7], line 12`) says whether it came before, inside
+  or after the region; an error without a line counts as `failed`, as before,
 - shortens every error output to `ExceptionName: message` (the check's own message,
   which says what was expected and the likely cause; no traceback, so no quoted source),
 - replaces every output line, in any cell, that quotes a hidden test line (student code
@@ -20,6 +23,8 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from vaecourse.masters import HIDDEN_TESTS, INSIDE, has_region, nbgrader_md, places, replace_regions
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_CELL_LINE_RE = re.compile(r"Cell In\[\d+\], line (\d+)")
+NOT_RUN = "not run (the visible check above failed first)"
 MIN_SECRET = 12  # hidden lines shorter than this (`)`, `assert ok`) say nothing and are left in outputs
 NOT_SHOWN = "[a hidden test line, not shown]"
 
@@ -49,6 +54,29 @@ def error_line(output) -> str:
     return f"{output.get('ename', 'Error')}: {evalue}".rstrip(": ") if evalue else str(output.get("ename", "Error"))
 
 
+def error_line_number(output) -> int | None:
+    """The line of the cell (1-based) its error was raised at: the cell's own frame, the first
+    `Cell In[N], line L` of the traceback; None when the traceback names none."""
+    for entry in output.get("traceback", []):
+        match = _CELL_LINE_RE.search(_ANSI_RE.sub("", str(entry)))
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def region_verdict(lines: list[str], begin: int, failed: bool, line: int | None) -> str:
+    """passed, failed or NOT_RUN for the hidden region whose BEGIN is lines[begin] (0-based),
+    given whether the cell failed and at which line (1-based, None: unknown)."""
+    if not failed:
+        return "passed"
+    if line is None:
+        return "failed"
+    if line <= begin:
+        return NOT_RUN
+    end = next((i for i in range(begin + 1, len(lines)) if "### END HIDDEN TESTS" in lines[i]), len(lines))
+    return "passed" if line > end + 1 else "failed"
+
+
 class HideHiddenTests(NbGraderPreprocessor):
     """Before feedback: no hidden test source, no tracebacks, no outputs quoting them (see module doc)."""
 
@@ -59,12 +87,14 @@ class HideHiddenTests(NbGraderPreprocessor):
     def preprocess_cell(self, cell, resources, cell_index):
         if cell.cell_type != "code":
             return cell, resources
-        failed = any(output.output_type == "error" for output in cell.get("outputs", []))
+        errors = [output for output in cell.get("outputs", []) if output.output_type == "error"]
         if has_region(cell.source, HIDDEN_TESTS):
             points = nbgrader_md(cell).get("points") if utils.is_grade(cell) else None
             share = f"part of this cell's {points:g} points" if points is not None else "ungraded"
-            summary = f"# hidden tests ({share}): {'failed' if failed else 'passed'}"
-            cell.source, _ = replace_regions(cell.source, HIDDEN_TESTS, lambda lines, index: summary)
+            line = error_line_number(errors[0]) if errors else None
+            cell.source, _ = replace_regions(
+                cell.source, HIDDEN_TESTS,
+                lambda lines, index: f"# hidden tests ({share}): {region_verdict(lines, index, bool(errors), line)}")
         for output in cell.get("outputs", []):
             if output.output_type == "error":
                 output.traceback = [scrub(error_line(output), getattr(self, "_secret", set()))]

@@ -1,0 +1,156 @@
+"""Feedback pages that are lean and honest, with real nbgrader (autograde, then generate_feedback).
+
+One small notebook (04_elbo), two students, graded with the course's grading configuration:
+`right` (the model answers, and a written answer nobody has graded yet) and
+`visible_fail` (kl_divergence sums over the batch, so the visible check of 4.2 fails
+before its hidden tests run).
+"""
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from harness import filled_student, load_master, load_student, page_text
+from vaecourse.bundling import bundle_master
+from vaecourse.masters import hidden_test_lines
+from vaecourse.nbg.config import config_text
+from vaecourse.nbg.foldhelpers import is_helpers_cell
+from vaecourse.nbg.gradebook import open_gradebook
+from vaecourse.nbg.layout import notebook_path, write_course_source
+from vaecourse.nbg.run import run_nbgrader, tool_env
+
+NAME = "04_elbo"
+PAGE_BEFORE = 424_978  # bytes of `right`'s page before the helpers were folded (measured on 04_elbo)
+KL_SUMMED = "def kl_divergence(mu, logvar):\n    return -0.5 * (1 + logvar - mu**2 - logvar.exp()).sum()\n"
+WRITTEN = "A small beta gives sharp reconstructions and a large KL; a large beta blurry ones."
+
+
+def _with_written_answer(nb):
+    for cell in nb.cells:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "q_beta":
+            cell.source = WRITTEN
+    return nb
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, offline_data):
+    root = tmp_path_factory.mktemp("feedback_pages")
+    env = tool_env({"VAE_COURSE_DATA": str(offline_data)})
+    env.pop("NBGRADER_EXECUTION", None)
+    write_course_source(root, {NAME: bundle_master(load_master(NAME), NAME, {})}, config_text(grading=True))
+    run_nbgrader(["generate_assignment", NAME, "--force"], root, env)
+    submissions = {"right": _with_written_answer(filled_student(NAME)),
+                   "visible_fail": filled_student(NAME, {"kl_divergence": KL_SUMMED})}
+    for student, nb in submissions.items():
+        path = notebook_path(root, "submitted", NAME, student)
+        path.parent.mkdir(parents=True)
+        nbformat.write(nb, path)
+    run_nbgrader(["autograde", NAME, "--force", "--create"], root, env)
+    run_nbgrader(["generate_feedback", NAME, "--force"], root, env)
+    return root, env
+
+
+@pytest.fixture(scope="module")
+def course(graded):
+    return graded[0]
+
+
+def page(course: Path, student: str) -> str:
+    return notebook_path(course, "feedback", NAME, student).read_text()
+
+
+def helpers_source() -> str:
+    return next(c.source for c in load_student(NAME).cells if is_helpers_cell(c))
+
+
+@pytest.mark.slow
+def test_the_page_lost_the_helpers_weight(course):
+    """425 KB before, 285 KB now: what is left is nbgrader's inlined bootstrap.min.css (117 KB),
+    the student's plot (40 KB) and the highlighted test cells."""
+    size = notebook_path(course, "feedback", NAME, "right").stat().st_size
+    assert size < 0.75 * PAGE_BEFORE, f"{size:,} bytes"
+
+
+@pytest.mark.slow
+def test_the_page_holds_no_helper_code_but_the_students_work(course):
+    helpers = helpers_source()
+    elsewhere = {" ".join(line.split()) for cell in load_student(NAME).cells if cell.source != helpers
+                 for line in cell.source.splitlines()}
+    code_lines = {" ".join(line.split()) for line in helpers.splitlines()
+                  if len(line.strip()) >= 30 and not line.lstrip().startswith("#")} - elsewhere
+    for student in ("right", "visible_fail"):
+        text = page_text(page(course, student))
+        shown = [line for line in code_lines if line in text]
+        assert not shown, (student, shown[:3])
+        assert f"# the course helpers, unchanged: {len(helpers.splitlines()):,} lines" in text, student
+    text = page_text(page(course, "visible_fail"))
+    assert "return -0.5 * (1 + logvar - mu**2 - logvar.exp()).sum()" in text  # the student's answer
+    assert "Exercise 4.2 kl_divergence: expected" in text  # the visible check's message
+    # ... and the autograded notebook itself is complete
+    autograded = nbformat.read(notebook_path(course, "autograded", NAME, "right"), as_version=4)
+    assert helpers in [cell.source for cell in autograded.cells]
+
+
+@pytest.mark.slow
+def test_no_hidden_test_line_on_any_page(course):
+    secret = hidden_test_lines(load_master(NAME), nbformat.writes(load_student(NAME)))
+    assert secret
+    for student in ("right", "visible_fail"):
+        text = page_text(page(course, student))
+        shown = [line for line in secret if line in text]
+        assert not shown, (student, shown[:3])
+
+
+def _hidden_verdicts(page_html: str) -> list[str]:
+    return re.findall(r"# hidden tests \(part of this cell's \d+ points\): ([a-z]+(?: run \([^)]*\))?)",
+                      page_text(page_html))
+
+
+@pytest.mark.slow
+def test_hidden_tests_not_run_when_the_visible_check_failed(course):
+    verdicts = _hidden_verdicts(page(course, "visible_fail"))
+    # 4.1, 4.2, 4.3 and the two regions of 4.4 (graded with the course's own 4.1 and 4.2);
+    # 4.2's visible check fails first, so its hidden tests never ran
+    assert verdicts == ["passed", "not run (the visible check above failed first)", "passed", "passed", "passed"]
+    assert set(_hidden_verdicts(page(course, "right"))) == {"passed"}
+
+
+@pytest.mark.slow
+def test_the_index_and_headings_name_the_exercises(course):
+    text = page_text(page(course, "visible_fail"))
+    index = text[:text.index("04 · The ELBO")]
+    assert "Test cell" not in index and "Written response" not in index, index
+    for entry in ["Exercise 4.1 reconstruction_loss — 3 / 3", "Exercise 4.2 kl_divergence — 0 / 3",
+                  "Exercise 4.3 kl_monte_carlo — 2 / 2", "Exercise 4.4 vae_loss — 3 / 3"]:
+        assert entry in index, index
+        assert text.count(entry) == 2, entry  # in the index and above the cell
+    assert "Grade cell:" not in text
+
+
+@pytest.mark.slow
+def test_an_ungraded_written_answer_is_to_be_graded_not_zero(course):
+    text = page_text(page(course, "right"))
+    assert "Question 4.5 — to be graded (2 points)" in text
+    assert "Question 4.5 — 0 / 2" not in text
+    assert "(Score: 11 / 11 so far; 2 points still to be graded by hand)" in text, text[:300]
+    assert WRITTEN in text
+    # the student who left YOUR ANSWER HERE gets nbgrader's 0 for no answer: nothing left to grade
+    text = page_text(page(course, "visible_fail"))
+    assert "Question 4.5 — 0 / 2" in text and "(Score: 8 / 13)" in text, text[:300]
+
+
+@pytest.mark.slow
+def test_a_written_answer_once_graded_shows_its_score(graded, tmp_path):
+    root, env = graded
+    course = tmp_path / "course"
+    shutil.copytree(root, course, ignore=shutil.ignore_patterns("feedback"))
+    with open_gradebook(f"sqlite:///{course / 'gradebook.db'}", env) as gb:
+        grade = gb.find_grade("q_beta", NAME, NAME, "right")
+        grade.manual_score = 1.5
+        gb.db.commit()
+    run_nbgrader(["generate_feedback", NAME, "--force"], course, env)
+    text = page_text(page(course, "right"))
+    assert "Question 4.5 — 1.5 / 2" in text and "(Score: 12.5 / 13)" in text, text[:300]
+    assert "to be graded" not in text
