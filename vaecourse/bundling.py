@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 
 from vaecourse.links import BINDER_BADGE, COLAB_BADGE, binder_url, colab_url
-from vaecourse.masters import HELPERS_TAG, ROOT, MasterError, check_exercise_numbers, tags
+from vaecourse.masters import HELPERS_GRADE_ID, HELPERS_TAG, ROOT, MasterError, check_exercise_numbers, tags
 
 _IMPORT_RE = re.compile(r"^from (vaecourse(?:\.[A-Za-z_][A-Za-z0-9_]*)+) import .+$")
 
@@ -189,7 +189,7 @@ def bundle_master(nb, name: str, sources: dict[str, str]):
             cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
             cell.metadata["cellView"] = "form"  # Colab folds it to its title
             cell.metadata["nbgrader"] = {
-                "grade": False, "grade_id": "course_helpers", "locked": True,
+                "grade": False, "grade_id": HELPERS_GRADE_ID, "locked": True,
                 "schema_version": 3, "solution": False, "task": False,
             }
     nb.cells.insert(0, links_cell(name))

@@ -29,6 +29,7 @@ REFERENCE_DIR = PACKAGE_DIR / "reference"
 README = ROOT / "README.md"
 
 HELPERS_TAG = "course-helpers"
+HELPERS_GRADE_ID = "course_helpers"  # the grade_id the build gives the inlined helpers cell
 EXPORT_TAG = "export"
 
 

@@ -11,9 +11,7 @@ complete.
 """
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from vaecourse.masters import HELPERS_TAG, nbgrader_md, tags
-
-HELPERS_GRADE_ID = "course_helpers"  # the grade_id bundling.bundle_master gives the helpers cell
+from vaecourse.masters import HELPERS_GRADE_ID, HELPERS_TAG, nbgrader_md, tags
 
 
 def is_helpers_cell(cell) -> bool:
