@@ -1,14 +1,14 @@
 """Similarity hints: pairs of submissions whose answer-cell code is suspiciously alike. Never a penalty.
 
 For each notebook and each autograded answer cell (nbgrader "Autograded answer", code):
-1. drop what the course gave: every line of the released stub (the cell of release/) is removed
-   from the student's cell, line by line (`own_code`);
-2. normalise what is left (`fingerprint`): parsed with `ast` (docstrings dropped; code that does
-   not parse is tokenized as it is), comments dropped, every identifier that is not an attribute,
+1. normalise the student's cell and the released stub (the cell of release/) alike (`fingerprint`):
+   parsed with `ast` (docstrings dropped; code that does not parse is tokenized as it is), comments dropped, every identifier that is not an attribute,
    keyword or builtin renamed to a positional placeholder (`v0`, `v1`, ... in order of first use),
    every string and number literal kept;
-3. an answer shorter than MIN_TOKENS tokens is trivially short: never compared;
-4. two students' cells score the Jaccard index of their sets of token N-grams (N = NGRAM); a pair
+2. drop what the course gave: every token N-gram (N = NGRAM) of the stub is removed from the
+   student's set of N-grams (`own_grams`);
+3. an answer with fewer than MIN_TOKENS own N-grams is trivially short: never compared;
+4. two students' cells score the Jaccard index of their own N-grams; a pair
    of students is listed when a cell scores at least `threshold` (default THRESHOLD), with every
    such cell and its score.
 
@@ -20,7 +20,6 @@ import builtins
 import io
 import itertools
 import keyword
-import textwrap
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,12 +51,6 @@ class Pair:
     def line(self) -> str:
         cells = ", ".join(f"{cell} {score:.2f}" for cell, score in self.cells)
         return f"{self.notebook}: {self.first} and {self.second}: {cells}"
-
-
-def own_code(source: str, stub: str = "") -> str:
-    """The student's cell without the lines the release gave (compared stripped)."""
-    given = {line.strip() for line in stub.splitlines() if line.strip()}
-    return textwrap.dedent("\n".join(line for line in source.splitlines() if line.strip() not in given))
 
 
 def _without_docstrings(source: str) -> str:
@@ -95,12 +88,16 @@ def ngrams(tokens: list[str], n: int = NGRAM) -> set[tuple[str, ...]]:
     return {tuple(tokens[i:i + n]) for i in range(max(len(tokens) - n + 1, 1))}
 
 
+def own_grams(source: str, stub: str = "") -> set[tuple[str, ...]]:
+    """The n-grams of a student's cell that are not n-grams of what the release gave."""
+    return ngrams(fingerprint(source)) - (ngrams(fingerprint(stub)) if stub else set())
+
+
 def score(first: str, second: str, stub: str = "") -> float | None:
-    """Jaccard index of two answers' token n-grams; None if either is trivially short once the stub is gone."""
-    a, b = fingerprint(own_code(first, stub)), fingerprint(own_code(second, stub))
-    if len(a) < MIN_TOKENS or len(b) < MIN_TOKENS:
+    """Jaccard index of two answers' own token n-grams; None if either is trivially short once the stub is gone."""
+    x, y = own_grams(first, stub), own_grams(second, stub)
+    if len(x) < MIN_TOKENS or len(y) < MIN_TOKENS:
         return None
-    x, y = ngrams(a), ngrams(b)
     return len(x & y) / len(x | y)
 
 
