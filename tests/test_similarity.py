@@ -6,8 +6,8 @@ import itertools
 
 import nbformat
 import pytest
-
 from harness import load_master, load_student, solution_sources
+
 from vaecourse.grading import similarity
 from vaecourse.masters import grade_id, is_answer
 from vaecourse.nbg.layout import notebook_path

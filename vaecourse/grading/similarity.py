@@ -105,7 +105,7 @@ def answer_cells(path: Path) -> dict[str, str]:
     """grade_id -> source of every autograded answer (code) cell of a notebook; {} if unreadable."""
     try:
         nb = nbformat.read(path, as_version=4)
-    except Exception:  # an unreadable submission is collect's and grading's problem, not ours
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):  # an unreadable submission is collect's and grading's problem, not ours
         return {}
     return {grade_id(c): c.source for c in nb.cells if c.cell_type == "code" and is_answer(c) and grade_id(c)}
 
