@@ -38,7 +38,7 @@ import nbformat
 
 from vaecourse.grading import classroom, lms
 from vaecourse.grading.outcome import NOT_GRADED
-from vaecourse.grading.report import NOT_RUN, Row, fmt
+from vaecourse.grading.report import NEEDS_MANUAL, NOT_RUN, Row, fmt
 from vaecourse.masters import grade_id
 from vaecourse.nbg.gradebook import open_gradebook
 from vaecourse.nbg.layout import notebook_path
@@ -223,6 +223,18 @@ def failure_messages(course: Path, student: str, assignment: str) -> dict[str, s
     return out
 
 
+def test_lines(course: Path, student: str, notebook: Row, rows: list[Row]) -> list[str]:
+    """The summary's lines under a scored notebook: each test lost (with its message) or still to grade by hand."""
+    messages, out = failure_messages(course, student, notebook.notebook), []
+    for test in (t for t in rows if t.level == "test" and t.student == student and t.notebook == notebook.notebook):
+        if test.status == NEEDS_MANUAL:
+            out.append(f"    {test.item}: not graded yet (written answer, graded by hand)")
+        elif test.score is not None and test.score < test.max_score:
+            why = messages.get(test.item, "")
+            out.append(f"    lost {fmt(test.max_score - test.score)} on {test.item}" + (f": {why}" if why else ""))
+    return out
+
+
 def summary_text(person: Person, rows: list[Row], late: dict, percent: float, flags: int, course: Path) -> str:
     """One student's plain-text summary (see the module doc)."""
     name = " ".join(p for p in (person.first_name, person.last_name) if p) or person.id
@@ -230,18 +242,14 @@ def summary_text(person: Person, rows: list[Row], late: dict, percent: float, fl
     line = student_line(person, mine, late, percent)
     text = [f"Grades of {name} ({person.id})", ""]
     for r in mine:
-        score = scored(r)
-        record = late[(person.id, r.notebook)]
+        score, record = scored(r), late[(person.id, r.notebook)]
+        handed_in = notebook_path(course, "submitted", r.notebook, person.id).is_file()
         shown = f"{fmt(score)} / {fmt(r.max_score)}" if score is not None else \
-            ("no submission" if r.status == NOT_RUN and record.submitted is None else r.status)
+            (r.status if handed_in else "no submission")
         text.append(f"{r.notebook}: {shown}" + (f"  [{record.text()}]" if record.days else ""))
-        if r.status == NOT_GRADED:
+        if r.status == NOT_GRADED and handed_in:
             text.append(f"    could not grade: {r.reason}")
-        messages = failure_messages(course, person.id, r.notebook) if score is not None else {}
-        for test in (t for t in rows if t.level == "test" and t.student == person.id and t.notebook == r.notebook):
-            if test.score is not None and test.score < test.max_score:
-                why = messages.get(test.item, "")
-                text.append(f"    lost {fmt(test.max_score - test.score)} on {test.item}" + (f": {why}" if why else ""))
+        text += test_lines(course, person.id, r, rows) if score is not None else []
     text += ["", f"Total: {line['total'] or '-'} / {line['max']}",
              f"Adjusted total: {line['adjusted'] or '-'} / {line['max']} ({policy(percent)})",
              f"Review flags: {flags}" + (" (the instructor reads these notebooks again)" if flags else ""), ""]
