@@ -7,7 +7,9 @@
     autograde [--jobs N] ...               check data and sandbox, repair, autograde, feedback, grades CSV,
                                            summary, problems
     feedback                               remake feedback from the gradebook (after manual grading)
-    export    [--csv PATH]                 grades CSV, summary and problems from the gradebook
+    export    [--csv PATH] [--lms-format canvas|moodle] [--late-penalty %/DAY] [--due NB=DATE]
+                                           grades CSV, LMS grades file, per-student summaries, similarity
+                                           hints, summary and problems from the gradebook
     all       --zip/--folder [--roster]    release if needed (and nbgrader_config.py), roster, collect, autograde
 
 The class CSV, <course>/exports/grades.csv, always holds every notebook and every student of the
@@ -25,10 +27,11 @@ import sys
 import time
 from pathlib import Path
 
-from vaecourse.grading import classroom, lms
+from vaecourse.grading import classroom, lms, lms_export, similarity
 from vaecourse.nbg.config import CELL_TIMEOUT_S
 
 DEFAULT_CSV = "exports/grades.csv"
+SIMILARITY_FILE = "exports/similarity.txt"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", type=Path, help=f"also write the grades CSV here (default: only <course>/{DEFAULT_CSV})")
     p.add_argument("--assignment", nargs="+", metavar="NN_name", help="only these notebooks in the --csv copy "
                    "(default: every notebook of the gradebook; the class CSV and the summary always hold them all)")
+    export_args(p)
     p = sub.add_parser("all", help="release (if needed), roster, collect, autograde; writes <course>/nbgrader_config.py")
     collect_args(p)
     p.add_argument("--roster", type=Path, help="a roster CSV to import first (default: none, the gradebook's roster)")
@@ -79,6 +83,21 @@ def collect_args(p, required=True) -> None:
                    "file_id (default: %(default)s)")
 
 
+def export_args(p) -> None:
+    p.add_argument("--lms-format", choices=lms_export.FORMATS, default="canvas",
+                   help=f"layout of <course>/{lms_export.LMS_FILE}: Canvas's or Moodle's gradebook import "
+                   "(default: %(default)s)")
+    p.add_argument("--late-penalty", type=float, default=0.0, metavar="PERCENT_PER_DAY",
+                   help="percent of a late notebook's score taken per started day late, at most 100, only in the "
+                   "exports' adjusted total, never in the gradebook (default: %(default)s, lateness reported only)")
+    p.add_argument("--due", nargs="+", metavar="NN_name=ISO-DATE", help="set nbgrader's due date of these "
+                   "notebooks in the gradebook, e.g. 01_mnist=2026-10-01T23:59:00+02:00 (default: keep the "
+                   "gradebook's due dates, if any)")
+    p.add_argument("--similarity", type=float, default=similarity.THRESHOLD, metavar="SCORE",
+                   help=f"list pairs of answer cells at least this alike (0 to 1) in <course>/{SIMILARITY_FILE}, "
+                   "a hint to review, never a penalty (default: %(default)s)")
+
+
 def grade_args(p) -> None:
     p.add_argument("--assignment", nargs="+", metavar="NN_name", help="default: every released notebook")
     p.add_argument("--student", nargs="+", metavar="ID", help="default: the roster and everyone who submitted")
@@ -98,20 +117,35 @@ def grade_args(p) -> None:
     p.add_argument("--csv", type=Path, help=f"also write the grades CSV here (default: only <course>/{DEFAULT_CSV}, "
                    "which always holds the whole class)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (default: off, a bar over students)")
+    export_args(p)
 
 
-def export(course: Path, db_url: str, csv_path: Path | None = None, assignments: list[str] | None = None) -> list:
+def export(course: Path, db_url: str, csv_path: Path | None = None, assignments: list[str] | None = None,
+           options: argparse.Namespace | None = None) -> list:
     """Write the class CSV, <course>/exports/grades.csv: every notebook and every student of the
     gradebook, whatever a run graded, so a partial run changes only its own rows; a copy at csv_path
-    (only `assignments`, if given); print the summary and problems of the whole class."""
+    (only `assignments`, if given); the LMS file, the summaries and the similarity hints
+    (vaecourse.grading.lms_export, similarity; `options`: export_args's); print the summary and
+    problems of the whole class."""
     from vaecourse.grading import report, review
 
+    layout, percent, threshold = (getattr(options, "lms_format", "canvas"), getattr(options, "late_penalty", 0.0),
+                                  getattr(options, "similarity", similarity.THRESHOLD))
+    if due := getattr(options, "due", None):
+        lms_export.set_due_dates(db_url, lms_export.parse_due(due))
     everything = report.gradebook_assignments(db_url)
     students = classroom.students_to_grade(course, db_url)
     rows = report.grade_rows(course, db_url, everything, students)
     report.write_csv(rows, course / DEFAULT_CSV)
-    print(report.render_report(rows, review.review_lines(course, rows) + lms.late_lines(course)))
-    print(f"\nGrades CSV: {course / DEFAULT_CSV}")
+    reviews = review.review_lines(course, rows)
+    late = lms_export.write_exports(course, db_url, rows, reviews, layout, percent)
+    pairs = [p for a in everything for p in similarity.similar_pairs(course, a, students, threshold)]
+    (course / SIMILARITY_FILE).write_text(similarity.render(pairs, threshold))
+    print(report.render_report(rows, reviews + lms.late_lines(course) + lms_export.late_lines(late)))
+    print(f"\nSimilarity: {len(pairs)} pairs to review ({course / SIMILARITY_FILE}; a hint, never a penalty)")
+    print(f"Grades CSV: {course / DEFAULT_CSV}")
+    print(f"LMS grades ({layout}, {lms_export.policy(percent)}): {course / lms_export.LMS_FILE}; "
+          f"summaries: {course / lms_export.SUMMARIES}/<student>.txt")
     if csv_path is not None:
         if unknown := sorted(set(assignments or ()) - set(everything)):
             raise classroom.CourseError(f"--assignment {' '.join(unknown)}: not in the gradebook "
@@ -176,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "feedback":
             regenerate_feedback(course, db_url, args.assignment or classroom.released(course))
         elif args.command == "export":
-            export(course, db_url, args.csv, args.assignment)
+            export(course, db_url, args.csv, args.assignment, args)
     except classroom.CourseError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -244,7 +278,7 @@ def _autograde(args, course: Path, db_url: str, isolation) -> None:
     kept = sum(o.kept for o in outcomes)
     if kept:
         print(f"kept {kept} notebooks graded earlier from the same submitted bytes (--force grades them again)")
-    export(course, db_url, args.csv)
+    export(course, db_url, args.csv, options=args)
 
 
 if __name__ == "__main__":
