@@ -92,47 +92,41 @@ TEMPLATE = r"""{%- extends 'index.html.j2' -%}{# nbgrader's feedback/index.html.
 </body>
 {%- endblock body %}
 
+{# one wrapper for a cell: nbgrader's panel with the course's heading for a graded or answer
+   cell, nbconvert's plain cell otherwise; the content comes from the {% call %} block #}
+{% macro course_cell(cell, in_panel, inner_class) -%}
+{%- if in_panel -%}
+<div class="panel panel-primary nbgrader_cell">
+  {{ course_heading(cell) }}
+  <div class="panel-body">
+    <div class="{{ inner_class }}">
+      {{ caller() }}
+    </div>
+  </div>
+  {{ course_footer(cell) }}
+</div>
+{%- else -%}
+<div class="inner_cell">
+  <div class="{{ inner_class }}">
+    {{ caller() }}
+  </div>
+</div>
+{%- endif -%}
+{%- endmacro %}
+
 {% block markdowncell scoped %}
 <div class="cell border-box-sizing text_cell rendered">
   {{ self.empty_in_prompt() }}
-  {%- if 'nbgrader' in cell.metadata and (cell.metadata.nbgrader.solution or cell.metadata.nbgrader.grade or cell.metadata.nbgrader.task) -%}
-  <div class="panel panel-primary nbgrader_cell">
-    {{ course_heading(cell) }}
-    <div class="panel-body">
-      <div class="text_cell_render border-box-sizing rendered_html">
-        {{ cell.source | markdown2html | strip_files_prefix }}
-      </div>
-    </div>
-    {{ course_footer(cell) }}
-  </div>
-  {%- else -%}
-  <div class="inner_cell">
-    <div class="text_cell_render border-box-sizing rendered_html">
-      {{ cell.source | markdown2html | strip_files_prefix }}
-    </div>
-  </div>
-  {%- endif -%}
+  {%- call course_cell(cell, 'nbgrader' in cell.metadata and (cell.metadata.nbgrader.solution or cell.metadata.nbgrader.grade or cell.metadata.nbgrader.task), "text_cell_render border-box-sizing rendered_html") -%}
+    {{ cell.source | markdown2html | strip_files_prefix }}
+  {%- endcall -%}
 </div>
 {% endblock markdowncell %}
 
 {% block input %}
-  {%- if 'nbgrader' in cell.metadata and (cell.metadata.nbgrader.solution or cell.metadata.nbgrader.grade) -%}
-  <div class="panel panel-primary nbgrader_cell">
-    {{ course_heading(cell) }}
-    <div class="panel-body">
-      <div class="input_area">
-        {{ cell.source | highlight_code(metadata=cell.metadata) }}
-      </div>
-    </div>
-    {{ course_footer(cell) }}
-  </div>
-  {%- else -%}
-  <div class="inner_cell">
-    <div class="input_area">
-      {{ cell.source | highlight_code(metadata=cell.metadata) }}
-    </div>
-  </div>
-  {%- endif -%}
+  {%- call course_cell(cell, 'nbgrader' in cell.metadata and (cell.metadata.nbgrader.solution or cell.metadata.nbgrader.grade), "input_area") -%}
+    {{ cell.source | highlight_code(metadata=cell.metadata) }}
+  {%- endcall -%}
 {% endblock input %}
 """
 
