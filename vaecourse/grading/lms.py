@@ -171,10 +171,26 @@ def normalised(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum() and not unicodedata.combining(ch))
 
 
+@dataclass
+class Person:
+    """A roster student as the gradebook holds them ("" where the roster had nothing)."""
+    id: str
+    first_name: str
+    last_name: str
+    email: str
+    lms_id: str
+
+
+def roster_people(db_url: str) -> dict[str, Person]:
+    """student id -> Person, for every student of the gradebook's roster."""
+    with open_gradebook(db_url) as gb:
+        return {s.id: Person(s.id, s.first_name or "", s.last_name or "", s.email or "", s.lms_user_id or "")
+                for s in gb.students}
+
+
 def _roster(db_url: str, lms: str) -> list[tuple[str, str, set[str]]]:
     """(student id, lms_user_id, the names the LMS may write for them) of every roster student."""
-    with open_gradebook(db_url) as gb:
-        students = [(s.id, s.lms_user_id or "", s.first_name or "", s.last_name or "") for s in gb.students]
+    students = [(p.id, p.lms_id, p.first_name, p.last_name) for p in roster_people(db_url).values()]
     if not students:
         raise classroom.CourseError(f"{lms.capitalize()} file names carry the LMS's ids and names, not your "
                                     "student ids: import a roster first (`roster roster.csv`, with a column lms_id)")
@@ -225,6 +241,12 @@ def _store(files: list[File], course: Path, roster, lms: str, result: classroom.
 
 def record_path(course: Path, student: str, assignment: str) -> Path:
     return Path(course) / classroom.WORK / LMS_RECORDS / student / f"{assignment}.json"
+
+
+def marked_late(course: Path, student: str, assignment: str) -> bool:
+    """Whether the LMS marked this collected submission LATE."""
+    path = record_path(course, student, assignment)
+    return path.is_file() and bool(json.loads(path.read_text()).get("late"))
 
 
 def late_lines(course: Path) -> list[str]:

@@ -28,7 +28,6 @@ the number of review flags.
 """
 import csv
 import io
-import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +36,7 @@ from pathlib import Path
 import nbformat
 
 from vaecourse.grading import classroom, lms
+from vaecourse.grading.lms import Person
 from vaecourse.grading.outcome import NOT_GRADED
 from vaecourse.grading.report import NEEDS_MANUAL, NOT_RUN, Row, fmt
 from vaecourse.masters import grade_id
@@ -127,13 +127,8 @@ def lateness(course: Path, db_url: str, assignments: list[str], students: list[s
                     submitted = gb.find_submission(assignment, student).timestamp
                 except MissingEntry:
                     submitted = None
-                out[(student, assignment)] = Lateness(due, submitted, _lms_late(course, student, assignment))
+                out[(student, assignment)] = Lateness(due, submitted, lms.marked_late(course, student, assignment))
     return out
-
-
-def _lms_late(course: Path, student: str, assignment: str) -> bool:
-    path = lms.record_path(course, student, assignment)
-    return path.is_file() and bool(json.loads(path.read_text()).get("late"))
 
 
 def late_lines(late: dict) -> list[str]:
@@ -142,20 +137,9 @@ def late_lines(late: dict) -> list[str]:
             for (student, assignment), record in sorted(late.items()) if record.seconds and record.seconds > 0]
 
 
-@dataclass
-class Person:
-    id: str
-    first_name: str
-    last_name: str
-    email: str
-    lms_id: str
-
-
 def roster(db_url: str, students: list[str]) -> list[Person]:
     """Every student to export, with the roster's names, email and lms_id (empty when the roster has none)."""
-    with open_gradebook(db_url) as gb:
-        known = {s.id: Person(s.id, s.first_name or "", s.last_name or "", s.email or "", s.lms_user_id or "")
-                 for s in gb.students}
+    known = lms.roster_people(db_url)
     return [known.get(student, Person(student, "", "", "", "")) for student in students]
 
 
