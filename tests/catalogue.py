@@ -53,15 +53,12 @@ class Catalogue:
     k-th mistake of every exercise into the k-th submission (exercises have their own test
     cells, so they are independent); "greedy" joins a mistake to the first submission whose
     cells and lost tests it does not touch (for mistakes that cost more than one test).
-    later_tests_may_fail: with "each", a mistake may also cost tests after its own in
-    `tests` order (later exercises use the earlier ones, e.g. ConvVAE uses the Decoder).
     replace_count: how many occurrences of each edit's old text are replaced (-1: all).
     """
 
     def __init__(self, notebook: str, mistakes: dict, correct: dict, *, full_marks: float,
-                 tests: list[str] | None = None, grouping: str = "each", later_tests_may_fail: bool = False,
-                 replace_count: int = -1, assertion_errors_count: bool = False, min_mistakes: int = 6,
-                 min_correct: int = 2):
+                 tests: list[str] | None = None, grouping: str = "each", replace_count: int = -1,
+                 assertion_errors_count: bool = False, min_mistakes: int = 6, min_correct: int = 2):
         assert grouping in {"each", "by_exercise", "greedy"}, grouping
         self.notebook = notebook
         self.mistakes = dict(mistakes)
@@ -69,7 +66,6 @@ class Catalogue:
         self.full_marks = full_marks
         self.tests = tests
         self.grouping = grouping
-        self.later_tests_may_fail = later_tests_may_fail
         self.replace_count = replace_count
         number = int(notebook[:2])
         # A check raises CheckFailed; some checks in later notebooks are plain asserts with the same prefix.
@@ -149,13 +145,6 @@ class Catalogue:
     def check_lost(self, key: str, lost: list[str]) -> None:
         """Assert that the submission holding mistake `key` lost points exactly where it may."""
         group = self.group_of(key)
-        test = self.mistakes[key].test
-        if self.later_tests_may_fail:
-            assert len(group) == 1, "later_tests_may_fail needs each mistake in a submission of its own"
-            assert test in lost, f"{key}: expected to lose points on {test}, lost {lost}"
-            assert all(self.tests.index(t) >= self.tests.index(test) for t in lost), \
-                f"{key}: only {test} and tests after it (which use it) may lose points; lost {lost}"
-            return
         expected = sorted(set().union(*(self.lost_by(k) for k in group)))
         assert lost == expected, f"{group}: expected to lose points on {expected}, lost {lost}"
 

@@ -1,21 +1,23 @@
-"""A check blames the exercise that is wrong, and grading charges one mistake once (04_elbo).
+"""A check blames the exercise that is wrong, and grading charges one mistake once (03_decoder, 04_elbo).
 
 A student whose vae_loss is right but whose reconstruction_loss (4.1) or kl_divergence (4.2)
 is not used to fail vae_loss's check with `expected 544.927, got -0.806853` and no word of
-4.1 or 4.2. These tests run the real check cell of vae_loss (Exercise 4.4):
+4.1 or 4.2. These tests run the real check cell of vae_loss (Exercise 4.4), and of ConvVAE
+(Exercise 3.4, built from the Decoder of 3.2 and reparameterize of 3.3):
 
 - as the student runs it (the course notebook's cell, no hidden tests) it names the wrong exercise;
-- as the grader runs it (the master's cell, hidden tests included) it judges vae_loss with the
-  course's own reconstruction_loss and kl_divergence, and gives the student's back afterwards;
-- the training cell after it stops at a negative loss and names the exercises to look at;
+- as the grader runs it (the master's cell, hidden tests included) it judges the exercise with the
+  course's own versions of the earlier ones, and gives the student's back afterwards;
+- the training cell after vae_loss stops at a negative loss and names the exercises to look at;
 
 and the unit tests of vaecourse.checking.expect_earlier (stop_on_bad_loss: tests/test_runtime_and_checks.py).
-The mistakes are those of the notebook's catalogue (tests/test_mistakes_04.py).
+The mistakes are those of the notebooks' catalogues (tests/test_mistakes_03.py, test_mistakes_04.py).
 """
 
 import pytest
 import torch
 from harness import load_master, load_student
+from test_mistakes_03 import CATALOGUE as CATALOGUE_03
 from test_mistakes_04 import CATALOGUE
 
 from vaecourse.checking import CheckFailed, expect_earlier
@@ -30,16 +32,20 @@ def cell_source(nb, gid: str) -> str:
     return next(cell.source for cell in nb.cells if grade_id(cell) == gid)
 
 
-def notebook_namespace(replace: dict[str, str] | None = None) -> dict:
-    """The master's code cells up to vae_loss's check run in one namespace (its helpers imported
+def notebook_namespace(replace: dict[str, str] | None = None, nb: str = NB, check: str = "test_vae_loss") -> dict:
+    """The master's code cells up to the check run in one namespace (its helpers imported
     from the package), with solution cells replaced by `replace` (grade_id -> source)."""
     namespace: dict = {}
-    for cell in load_master(NB).cells:
-        if grade_id(cell) == "test_vae_loss":
+    for cell in load_master(nb).cells:
+        if grade_id(cell) == check:
             break
         if cell.cell_type == "code" and not is_test(cell):
             source = (replace or {}).get(grade_id(cell), cell.source)
-            exec(compile(source, grade_id(cell) or cell.id, "exec"), namespace)  # noqa: S102 (the master's own cells)
+            try:
+                exec(compile(source, grade_id(cell) or cell.id, "exec"), namespace)  # noqa: S102 (the master's own cells)
+            except Exception:
+                if grade_id(cell):  # an exercise or the helpers must run; a demo cell may fail on a
+                    raise           # mistake, as in the student's notebook (03's gradient demo on a detached std)
     return namespace
 
 
@@ -47,10 +53,10 @@ def with_mistake(key: str, more: dict[str, str] | None = None) -> dict:
     return notebook_namespace({CATALOGUE.mistakes[key].cell: CATALOGUE.edited_source(key), **(more or {})})
 
 
-def run_check(namespace: dict, as_graded: bool) -> None:
-    """vae_loss's check cell: the master's (visible and hidden tests) or the student's (visible only)."""
-    source = cell_source(load_master(NB) if as_graded else load_student(NB), "test_vae_loss")
-    exec(compile(source, "test_vae_loss", "exec"), namespace)  # noqa: S102 (the notebook's own cell)
+def run_check(namespace: dict, as_graded: bool, nb: str = NB, check: str = "test_vae_loss") -> None:
+    """A check cell: the master's (visible and hidden tests) or the student's (visible only)."""
+    source = cell_source(load_master(nb) if as_graded else load_student(nb), check)
+    exec(compile(source, check, "exec"), namespace)  # noqa: S102 (the notebook's own cell)
 
 
 # ------------------------------------------------------------ the check cell of vae_loss
@@ -105,6 +111,45 @@ def test_the_training_cell_stops_at_a_negative_loss_and_names_the_exercises(offl
     assert not namespace["history"]["train"], "it must stop at the first step, before an epoch ends"
 
 
+# ------------------------------------------------------------ the check cell of ConvVAE (03)
+
+EXERCISE_03 = {"decoder": "Exercise 3.2 Decoder", "reparameterize": "Exercise 3.3 reparameterize"}
+EARLIER_MISTAKES_03 = sorted(key for key, m in CATALOGUE_03.mistakes.items() if m.cell in EXERCISE_03)
+
+
+def with_mistake_03(key: str) -> dict:
+    return notebook_namespace({CATALOGUE_03.mistakes[key].cell: CATALOGUE_03.edited_source(key)},
+                              "03_decoder", "test_conv_vae")
+
+
+@pytest.mark.parametrize("mistake", EARLIER_MISTAKES_03)
+def test_the_students_conv_vae_check_passes_or_names_the_earlier_exercise(mistake):
+    """A mistake in 3.2 or 3.3 that ConvVAE's own checks would notice is named as 3.2's or 3.3's;
+    one they cannot see (a missing sigmoid keeps every shape) lets a right ConvVAE pass."""
+    earlier = EXERCISE_03[CATALOGUE_03.mistakes[mistake].cell]
+    try:
+        run_check(with_mistake_03(mistake), False, "03_decoder", "test_conv_vae")
+    except CheckFailed as error:
+        assert str(error).startswith(f"Exercise 3.4 ConvVAE: your ConvVAE may be right, but {earlier} is not"), error
+
+
+@pytest.mark.parametrize("mistake", ["channels_last_reshape", "deconv_padding_0", "latent_dim_hard_coded",
+                                     "logvar_used_as_std", "torch_normal_blocks_gradients"])
+def test_shape_value_and_gradient_mistakes_of_3_2_and_3_3_are_named(mistake):
+    earlier = EXERCISE_03[CATALOGUE_03.mistakes[mistake].cell]
+    with pytest.raises(CheckFailed, match=f"but {earlier} is not"):
+        run_check(with_mistake_03(mistake), False, "03_decoder", "test_conv_vae")
+
+
+@pytest.mark.parametrize("mistake", EARLIER_MISTAKES_03)
+def test_the_grader_judges_conv_vae_with_the_courses_parts_and_restores_the_students(mistake):
+    namespace = with_mistake_03(mistake)
+    name = {"decoder": "Decoder", "reparameterize": "reparameterize"}[CATALOGUE_03.mistakes[mistake].cell]
+    students = namespace[name]
+    run_check(namespace, True, "03_decoder", "test_conv_vae")  # no error: a right ConvVAE keeps its points
+    assert namespace[name] is students, f"{name} was not given back after the check"
+
+
 # ------------------------------------------------------------ expect_earlier
 
 def _double(t):
@@ -139,6 +184,13 @@ def test_expect_earlier_counts_an_error_of_the_earlier_function_as_its_mistake()
 
     with pytest.raises(CheckFailed, match=r"is not \(it raised NotImplementedError: Exercise 9.1: implement double\)"):
         expect_earlier("Exercise 9.3 total", "Exercise 9.1 double", stub, CASES)
+
+
+def test_expect_earlier_with_a_torch_size_checks_the_shape_only():
+    expect_earlier("Exercise 9.3 total", "Exercise 9.1 double", lambda t: torch.rand(2, 5), [((1,), torch.Size([2, 5]))])
+    with pytest.raises(CheckFailed, match=r"it gave a tensor of shape \(5, 2\) .* where shape \(2, 5\) was expected"):
+        expect_earlier("Exercise 9.3 total", "Exercise 9.1 double", lambda t: torch.rand(5, 2),
+                       [((1,), torch.Size([2, 5]))])
 
 
 def test_expect_earlier_checks_every_case_and_compares_on_the_cpu_in_float64():

@@ -62,7 +62,7 @@ CORRECT = {
         "    return torch.stack(rows).float()\n")},
 }
 
-CATALOGUE = Catalogue(NB, MISTAKES, CORRECT, full_marks=6, replace_count=1)
+CATALOGUE = Catalogue(NB, MISTAKES, CORRECT, full_marks=6, replace_count=1, grouping="by_exercise")
 
 
 class TestCatalogue(CatalogueTests):

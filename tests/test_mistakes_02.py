@@ -4,6 +4,8 @@ differently get full marks."""
 from catalogue import Catalogue, CatalogueTests, Mistake
 
 NB = "02_encoder"
+# One mistake costs one exercise: the Encoder's check counts parameters itself, not with the student's
+# count_parameters (2.2), so the k-th mistake of every exercise can share a submission ("by_exercise").
 TESTS = ["test_conv2d_output_size", "test_count_parameters", "test_encoder"]  # notebook order
 FULL_MARKS = 2 + 1 + 4
 
@@ -125,7 +127,7 @@ CORRECT = {
     },
 }
 
-CATALOGUE = Catalogue(NB, MISTAKES, CORRECT, full_marks=FULL_MARKS, tests=TESTS, later_tests_may_fail=True)
+CATALOGUE = Catalogue(NB, MISTAKES, CORRECT, full_marks=FULL_MARKS, tests=TESTS, grouping="by_exercise")
 
 
 class TestCatalogue(CatalogueTests):

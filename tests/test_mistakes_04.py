@@ -8,7 +8,7 @@ NB = "04_elbo"
 # kl_divergence in place of the student's while they judge it, so a mistake in 4.1 or 4.2 no longer
 # costs test_vae_loss too. The k-th mistake of every exercise share a submission ("by_exercise"), and a
 # submission must lose exactly the tests of its mistakes: a 4.1 mistake that also cost test_vae_loss
-# would fail the catalogue (later_tests_may_fail is off).
+# would fail the catalogue.
 TESTS = ["test_reconstruction_loss", "test_kl_divergence", "test_kl_monte_carlo", "test_vae_loss"]
 FULL_MARKS = 3 + 3 + 2 + 3
 

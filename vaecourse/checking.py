@@ -191,7 +191,8 @@ def passed(exercise: str, what: str) -> None:
 def expect_earlier(exercise: str, earlier: str, fn, cases, atol: float = 1e-3, rtol: float = 1e-4) -> None:
     """Re-check an earlier exercise that `exercise` builds on, so that its mistake is blamed on it.
 
-    cases: (args, expected) pairs; fn(*args) must return a tensor of expected's shape, close to it.
+    cases: (args, expected) pairs; fn(*args) must return a tensor of expected's shape, close to it,
+    or, where expected is a torch.Size (a module with random weights has no known values), of that shape.
     Called first in a check, a wrong earlier function then fails with
         Exercise 4.4 vae_loss: your vae_loss may be right, but Exercise 4.1 reconstruction_loss is not
         (it gave -543.43 where 543.43 was expected): fix Exercise 4.1 first (its check above says how)
@@ -199,15 +200,19 @@ def expect_earlier(exercise: str, earlier: str, fn, cases, atol: float = 1e-3, r
     the stub's NotImplementedError) counts as a mistake of the earlier exercise too.
     """
     for args, expected in cases:
-        expected_t = torch.as_tensor(expected).detach().double().cpu()
+        shape_only = isinstance(expected, torch.Size)
+        shape = tuple(expected) if shape_only else tuple(torch.as_tensor(expected).shape)
         try:
             got = fn(*args)
         except Exception as error:  # whatever the earlier function raises is its own mistake
             found = f"it raised {type(error).__name__}: {error}"
         else:
-            if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(expected_t.shape):
-                found = f"it gave {describe(got)} where shape {tuple(expected_t.shape)} was expected"
+            if not isinstance(got, torch.Tensor) or tuple(got.shape) != shape:
+                found = f"it gave {describe(got)} where shape {shape} was expected"
+            elif shape_only:
+                continue
             else:
+                expected_t = torch.as_tensor(expected).detach().double().cpu()
                 got_t = got.detach().double().cpu()
                 if torch.allclose(got_t, expected_t, rtol=rtol, atol=atol):
                     continue
