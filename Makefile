@@ -42,7 +42,7 @@ offline-data: setup  ## write the offline MNIST set (5,000 real digits) into dat
 	$(BIN)/python -m vaecourse.offline_mnist data
 
 test: setup  ## run every test (offline, about 40 minutes on 2 cores; lists the slowest tests and every skip with its reason)
-	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=30 -rs $(PYTEST_ARGS); status=$$?; \
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=30 -rs $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
 
 test-fast: setup  ## the unit tests only (no notebook runs, about a minute)

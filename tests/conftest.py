@@ -40,3 +40,42 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("mistake", sorted(catalogue.mistakes))
     if "alternative" in metafunc.fixturenames:
         metafunc.parametrize("alternative", sorted(catalogue.correct))
+
+
+# --- the order test files run in -----------------------------------------------------------------------
+# `make test` sends whole files to 2 workers (--dist loadfile --no-loadscope-reorder) in collection
+# order. By default pytest-xdist would start the files with the most tests first, which puts the long
+# end-to-end files (few tests, minutes each) last: one worker then grades a class alone at the end.
+# Starting the longest files first (longest-processing-time-first scheduling) keeps both workers busy
+# until the short unit-test files fill the gaps. The list comes from the per-file seconds that every
+# `make test` prints at its end ("slowest test files"); files not listed keep their alphabetical order.
+SLOWEST_FILES_FIRST = [
+    "test_grading_end_to_end.py", "test_hostile_submissions.py", "test_instructor_term.py",
+    "test_grading_dask.py", "test_collect_hostile.py", "test_standalone.py", "test_browser.py",
+    "test_mistakes_10.py", "test_mistakes_09.py", "test_mistakes_03.py", "test_mistakes_02.py",
+    "test_mistakes_04.py", "test_mistakes_08.py", "test_mistakes_07.py", "test_mistakes_05.py",
+    "test_mistakes_06.py", "test_mistakes_01.py", "test_validate.py", "test_notebook_figures.py",
+    "test_environments.py", "test_feedback_pages.py", "test_exports.py", "test_check_blame.py",
+]
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: index for index, name in enumerate(SLOWEST_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's tests stay in order
+
+
+_seconds_per_file: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Add up setup, call and teardown per file (under xdist this runs in the main process, on every report)."""
+    name = report.nodeid.split("::")[0]
+    _seconds_per_file[name] = _seconds_per_file.get(name, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if len(_seconds_per_file) < 2:
+        return
+    terminalreporter.write_sep("=", "slowest test files (seconds; the order of SLOWEST_FILES_FIRST in conftest.py)")
+    for name, seconds in sorted(_seconds_per_file.items(), key=lambda item: -item[1])[:25]:
+        terminalreporter.write_line(f"{seconds:8.1f}  {name}")

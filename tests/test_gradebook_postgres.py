@@ -1,18 +1,15 @@
 """The gradebook on a real PostgreSQL server (`python -m vaecourse.grade --db postgresql+psycopg://...`).
 
 The server and a fresh database per test come from the fixture `postgres_url`
-(tests/postgres_server.py). The fast tests open the gradebook through the grading code and
-export the grades CSV; the slow one grades the simulated class (tests/simulated_class.py) on a
-Dask LocalCluster into PostgreSQL and serially into sqlite, and finds the same CSV, autograded
-notebooks and feedback pages.
+(tests/postgres_server.py). These tests open the gradebook through the grading code and
+export the grades CSV. The simulated class graded on a Dask LocalCluster into PostgreSQL, equal
+to the serial sqlite run, is in tests/test_grading_end_to_end.py, which grades that serial run.
 """
 from datetime import datetime
 
 import pytest
 
-from harness import graded_outputs, grading_env
-from simulated_class import NOT_GRADED, points_of_tests, write_class, write_roster
-from test_grading_end_to_end import CELL_TIMEOUT, NOTEBOOKS, grade_cli, read_csv
+from test_grading_end_to_end import read_csv
 from vaecourse import grade
 from vaecourse.nbg.gradebook import open_gradebook
 
@@ -113,47 +110,3 @@ def test_nbgrader_configured_for_grading_can_add_an_assignment(postgres_url, tmp
         gb.update_or_create_assignment("01_mnist", duedate=DUE)
     with open_gradebook(postgres_url) as gb:
         assert gb.find_assignment("01_mnist").duedate == DUE
-
-
-@pytest.mark.slow
-def test_the_class_on_dask_into_postgresql_equals_a_serial_sqlite_run(postgres_url, tmp_path, offline_data):
-    """The simulated class (broken submissions included) graded twice: on a Dask LocalCluster of 2 workers
-    into PostgreSQL, and serially into sqlite. The CSV, the autograded notebooks and the feedback are the same."""
-    env = grading_env(offline_data)
-    submissions = tmp_path / "class"
-    expected = write_class(submissions, NOTEBOOKS)
-    students = sorted({student for student, _ in expected})
-    roster = write_roster(tmp_path / "roster.csv", students)
-    runs = {}
-    for name, db, how in (("postgres", ["--db", postgres_url], ["--dask", "local:2"]), ("sqlite", [], ["--jobs", "1"])):
-        course = tmp_path / name
-        grade_cli(course, *db, "release", *NOTEBOOKS, env=env)
-        # roster, collect and autograde in one command, as an instructor would
-        grade_cli(course, *db, "all", "--folder", str(submissions), "--roster", str(roster), *how,
-                  "--cell-timeout", CELL_TIMEOUT, "--time-limit", "300", "--no-progress",
-                  "--csv", str(tmp_path / f"{name}.csv"), env=env)
-        runs[name] = {"course": course, "csv": (tmp_path / f"{name}.csv").read_text(),
-                      "outputs": graded_outputs(course)}
-    postgres, sqlite = runs["postgres"], runs["sqlite"]
-    assert not (postgres["course"] / "gradebook.db").exists(), "the PostgreSQL run wrote a sqlite gradebook"
-    assert postgres["csv"] == sqlite["csv"]
-    assert postgres["outputs"] == sqlite["outputs"]
-    graded = [s for s in students if expected[(s, NOTEBOOKS[0])].status != NOT_GRADED]
-    by_kind = {kind: sorted(p.split("/")[1] for p in postgres["outputs"] if p.startswith(kind + "/"))
-               for kind in ("autograded", "feedback")}
-    assert by_kind["autograded"] == sorted(graded)
-    assert by_kind["feedback"] == sorted(students + ["absent"])
-
-    rows = read_csv(tmp_path / "postgres.csv")
-    for (student, notebook), exp in expected.items():
-        row = next(r for r in rows if (r["student"], r["notebook"], r["level"]) == (student, notebook, "notebook"))
-        assert (row["status"] == NOT_GRADED) == (exp.status == NOT_GRADED), (student, row)
-        assert (exp.reason if exp.status == NOT_GRADED else exp.note) in row["reason"], (student, row["reason"])
-
-    # The CSV again, from the PostgreSQL gradebook alone (export, as after manual grading).
-    grade_cli(postgres["course"], "--db", postgres_url, "export", "--csv", str(tmp_path / "export.csv"), env=env)
-    assert (tmp_path / "export.csv").read_text() == postgres["csv"]
-    with open_gradebook(postgres_url) as gb:  # what formgrader reads
-        perfect = gb.find_submission_notebook(NOTEBOOKS[0], NOTEBOOKS[0], "perfect")
-        assert perfect.score == sum(points_of_tests(NOTEBOOKS[0]).values())
-        assert {s.id for s in gb.students} == set(students) | {"absent"}

@@ -2,7 +2,10 @@
 
 Submissions are built from the masters (tests/simulated_class.py): perfect, blank, and
 broken in every way the issue lists, plus catalogued mistakes. The class is graded twice
-in one course folder, with --jobs 2 and then serially; both CSVs must be identical.
+in one course folder, with --jobs 2 and then serially; both CSVs must be identical. A third
+run grades it on a Dask LocalCluster into a real PostgreSQL gradebook (the fixture
+`postgres_url`, tests/postgres_server.py) and must equal the serial sqlite run, files included.
+The three runs share this module so that the class is graded serially once for both comparisons.
 """
 import csv
 import hashlib
@@ -16,9 +19,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from harness import grading_env, page_text
+from harness import graded_outputs, grading_env, page_text
 from simulated_class import GRADED, NOT_GRADED, points_of_tests, write_class, write_roster
 from vaecourse.masters import SOLUTIONS_DIR, STUDENT_DIR, hidden_test_lines
+from vaecourse.nbg.gradebook import open_gradebook
 
 NOTEBOOKS = ["01_mnist"]
 CELL_TIMEOUT = "30"  # the course default; quick-mode cells stay well under it
@@ -58,6 +62,7 @@ def graded(tmp_path_factory, offline_data):
     timings = json.loads((course / ".grading" / "run" / "timings.json").read_text())
     second = grade_cli(course, "autograde", "--force", "--jobs", "1", "--csv", str(tmp / "serial.csv"), *common, env=env)
     return {"tmp": tmp, "course": course, "expected": expected, "students": students, "env": env,
+            "roster": roster, "serial_outputs": graded_outputs(course),  # before any test can touch the course
             "before": before, "after": hashes(submissions), "submissions": submissions,
             "first": first, "second": second, "timings": timings,
             "rows": read_csv(tmp / "parallel.csv"), "serial_rows": read_csv(tmp / "serial.csv"),
@@ -253,3 +258,33 @@ def test_feedback_made_again_from_the_gradebook_still_hides_hidden_tests(graded,
         assert not [line for line in secret if line in text], student
     assert "hidden tests (part of this cell's 2 points): passed" in pages["perfect"]
     assert "could not be graded" in pages["kernel_crash"]
+
+
+@pytest.mark.slow
+def test_the_class_on_dask_into_postgresql_equals_the_serial_sqlite_run(graded, postgres_url, tmp_path):
+    """The simulated class (broken submissions included) graded on a Dask LocalCluster of 2 workers into
+    PostgreSQL gives the CSV, autograded notebooks and feedback of the serial sqlite run above."""
+    env, students = graded["env"], graded["students"]
+    course, csv_path = tmp_path / "postgres", tmp_path / "postgres.csv"
+    grade_cli(course, "--db", postgres_url, "release", *NOTEBOOKS, env=env)
+    # roster, collect and autograde in one command, as an instructor would
+    grade_cli(course, "--db", postgres_url, "all", "--folder", str(graded["submissions"]), "--roster",
+              str(graded["roster"]), "--dask", "local:2", "--cell-timeout", CELL_TIMEOUT, "--time-limit", "300",
+              "--no-progress", "--csv", str(csv_path), env=env)
+    outputs = graded_outputs(course)
+    assert not (course / "gradebook.db").exists(), "the PostgreSQL run wrote a sqlite gradebook"
+    assert csv_path.read_text() == graded["serial_csv"]
+    assert outputs == graded["serial_outputs"]
+    autograded = [s for s in students if graded["expected"][(s, NOTEBOOKS[0])].status != NOT_GRADED]
+    by_kind = {kind: sorted(p.split("/")[1] for p in outputs if p.startswith(kind + "/"))
+               for kind in ("autograded", "feedback")}
+    assert by_kind["autograded"] == sorted(autograded)
+    assert by_kind["feedback"] == sorted(students + ["absent"])
+
+    # The CSV again, from the PostgreSQL gradebook alone (export, as after manual grading).
+    grade_cli(course, "--db", postgres_url, "export", "--csv", str(tmp_path / "export.csv"), env=env)
+    assert (tmp_path / "export.csv").read_text() == graded["serial_csv"]
+    with open_gradebook(postgres_url) as gb:  # what formgrader reads
+        perfect = gb.find_submission_notebook(NOTEBOOKS[0], NOTEBOOKS[0], "perfect")
+        assert perfect.score == sum(points_of_tests(NOTEBOOKS[0]).values())
+        assert {s.id for s in gb.students} == set(students) | {"absent"}
