@@ -27,6 +27,7 @@ STUDENT_DIR = ROOT / "course"  # the generated student notebooks (not the nbgrad
 PACKAGE_DIR = ROOT / "vaecourse"
 REFERENCE_DIR = PACKAGE_DIR / "reference"
 README = ROOT / "README.md"
+FIGURES_DIR = ROOT / "figures"  # the reference figures and their manifest (make figures)
 
 HELPERS_TAG = "course-helpers"
 HELPERS_GRADE_ID = "course_helpers"  # the grade_id the build gives the inlined helpers cell
