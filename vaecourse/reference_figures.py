@@ -1,19 +1,19 @@
 """Make the reference figures: the masters' pictures from a full-mode run, for the student notebooks.
 
-    python -m vaecourse.reference_figures [--data DIR] [--workdir DIR]      (make figures)
+    python -m vaecourse.reference_figures [--data DIR] [--workdir DIR] [--threads N]   (make figures)
     python -m vaecourse.reference_figures --quick --out DIR                 (a smoke run)
 
 1. The data. A student trains on full MNIST (60,000 images). When the data folder holds it,
    it is used as it is. When it holds the offline set (4,000 training digits; its marker
    file says so), the training digits are tiled to 60,000 images, full MNIST's number of
    steps per epoch: on the 4,000 alone, 10 epochs are 320 steps and the prior samples decode
-   to noise, which is not what the course produces. The 1,000 test digits stay as they are.
+   to noise (measured on a GPU, issue 16), which is not what the course produces. The 1,000 test digits stay as they are.
    The tiled set is written without the marker: the notebooks would print that they run on
    the 4,000-image offline set.
 2. The masters of FIGURES (vaecourse.figures) run top to bottom with nbclient, helpers
    inlined as in the student notebooks, solutions in, full mode, one fresh checkpoint folder:
    05 trains and saves, 06 loads what 05 saved. A last cell prints the numbers to quote.
-3. The PNG output of each figure's cell is re-encoded small (a palette PNG).
+3. The PNG output of each figure's cell is re-encoded small (a palette PNG, `small_png`).
 4. figures/NAME.png and figures/manifest.json are written: per figure its master, cell, the
    hash of the code it depends on and of the PNG; the data, the numbers, torch, device, date.
 Then `make build` puts them in course/ (the Makefile's `figures` target does both).
