@@ -15,16 +15,16 @@ This is a benchmark, not a test: it prints figures and asserts nothing.
 """
 import argparse
 import json
-import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere: this checkout's package
+from vaecourse.notebook_run import course_env, error_outputs, printed_json, run_notebook, stream_text  # noqa: E402
+
 MARKER = "PEAK-MEMORY-JSON:"
 PROBE = r'''
 import json as _json, resource as _resource, sys as _sys
@@ -42,26 +42,12 @@ print("PEAK-MEMORY-JSON:" + _json.dumps({"peak_rss_bytes": _peak_bytes, "current
 def measure(path: Path, env: dict, timeout: int) -> dict:
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)  # the kernel inherits this environment
-    try:
-        start = time.perf_counter()
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
-        seconds = time.perf_counter() - start
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    errors = [f"{o.ename}: {o.evalue}"[:300] for cell in nb.cells if cell.cell_type == "code"
-              for o in cell.get("outputs", []) if o.output_type == "error"]
-    text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
-    line = next((line for line in text.splitlines() if line.startswith(MARKER)), None)
-    result = json.loads(line[len(MARKER):]) if line else {}
-    report = [o.get("text", "") for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])
-              if o.output_type == "stream" and ("Report:" in o.get("text", "") or "test negative ELBO" in o.get("text", ""))]
+    seconds = run_notebook(nb, env, path.parent, timeout=timeout, allow_errors=True)
+    result = printed_json(nb.cells[-1], MARKER)
+    report = [text for text in (stream_text(cell) for cell in nb.cells if cell.cell_type == "code")
+              if "Report:" in text or "test negative ELBO" in text]
     return {"notebook": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path), "seconds": seconds,
-            "errors": errors, "report": [r.strip() for r in report], **result}
+            "errors": error_outputs(nb), "report": [r.strip() for r in report], **result}
 
 
 def main(argv=None) -> int:
@@ -76,17 +62,9 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this file")
     args = parser.parse_args(argv)
 
-    env = dict(os.environ)
-    env.pop("NBGRADER_EXECUTION", None)
-    env.pop("VAE_COURSE_QUICK", None)
-    if args.quick:
-        env["VAE_COURSE_QUICK"] = "1"
-    if args.data:
-        env["VAE_COURSE_DATA"] = str(args.data.resolve())
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     results = []
     with tempfile.TemporaryDirectory(prefix="vaecourse-checkpoints-") as tmp:
-        env["VAE_COURSE_CHECKPOINTS"] = str(args.checkpoints or tmp)
+        env = course_env(data=args.data, checkpoints=args.checkpoints or Path(tmp), quick=args.quick)
         print(f"{'quick' if args.quick else 'full'} mode, data {env.get('VAE_COURSE_DATA', '(DATA_DIR default)')}, "
               f"checkpoints {env['VAE_COURSE_CHECKPOINTS']}", flush=True)
         for path in args.notebooks:

@@ -4,7 +4,8 @@ A student notebook with its solutions filled in is opened in JupyterLab and run 
 Run > Run All Cells, as a student would; the test waits for the kernel, saves, and checks
 that every code cell ran, that no cell errored and that the figures rendered. On the latent
 space notebook (06) it moves the "z1" slider of the ipywidgets latent explorer and checks
-that the picture is redrawn. It also opens nbgrader's formgrader on a copy of the
+that the picture is redrawn, and that the reference figures attached to markdown cells are
+shown. It also opens nbgrader's formgrader on a copy of the
 autograder/ course folder. Screenshots go to screenshots/ (gitignored).
 
 Needs Debian's chromium (.ci/run installs it) and the playwright package; without them the
@@ -181,6 +182,24 @@ def test_figures_rendered(ran, lab):
     page.screenshot(path=str(SCREENSHOTS / f"browser_{NOTEBOOK}_figure.png"))
     images.last.scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / f"browser_{NOTEBOOK}_last_figure.png"))
+
+
+def test_reference_figures_attached_to_markdown_cells_are_shown(ran, lab):
+    """Each "What a correct run looks like" cell shows its attached PNG, decoded (issue 16: no path to resolve)."""
+    from vaecourse.figures import FIGURES
+
+    expected = [figure for figure in FIGURES if figure.master == NOTEBOOK]
+    page = lab["page"]
+    cells = page.locator(".jp-MarkdownCell", has_text="What a correct run looks like")
+    assert cells.count() == len(expected), f"{cells.count()} reference figure cells, expected {len(expected)}"
+    for index in range(cells.count()):
+        cells.nth(index).scroll_into_view_if_needed()
+        image = cells.nth(index).locator(".jp-RenderedMarkdown img")
+        image.wait_for(timeout=30_000)
+        page.wait_for_function("node => node.complete && node.naturalWidth > 0", arg=image.element_handle(),
+                               timeout=30_000)
+        assert image.get_attribute("alt") == expected[index].alt
+    cells.first.screenshot(path=str(SCREENSHOTS / f"browser_{NOTEBOOK}_reference_figure.png"))
 
 
 def test_latent_explorer_redraws_when_a_slider_moves(ran, lab):

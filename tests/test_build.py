@@ -24,7 +24,7 @@ def test_committed_course_matches_a_fresh_build():
 
 @pytest.mark.slow
 def test_editing_a_master_without_rebuilding_fails_the_check(tmp_path):
-    for name in ("solutions", "course", "vaecourse", "README.md"):
+    for name in ("solutions", "course", "vaecourse", "figures", "README.md"):
         source = ROOT / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
     master = tmp_path / "solutions" / "01_mnist.ipynb"

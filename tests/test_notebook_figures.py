@@ -5,15 +5,11 @@ version with its exercises filled in from the master, in quick mode, on the offl
 injected cell describes the named figures (`fig_curves`, `fig_grid`, ...) as JSON; the tests read
 that description. The run time of each notebook is printed (`pytest -s`), not asserted.
 """
-import json
-import os
-import time
-
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from harness import filled_student
+from vaecourse.notebook_run import course_env, printed_json, run_notebook
 
 MARKER = "FIGURES-JSON:"
 
@@ -72,23 +68,14 @@ print("FIGURES-JSON:" + _json.dumps(_out))
 '''
 
 
-def execute(name: str, describe: str, env: dict) -> tuple[dict, float, "nbformat.NotebookNode"]:
+def execute(name: str, describe: str, env: dict, cwd) -> tuple[dict, float, "nbformat.NotebookNode"]:
     nb = filled_student(name)
     nb.cells.append(nbformat.v4.new_code_cell(describe))
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)  # the kernel inherits this process's environment
-    try:
-        start = time.perf_counter()
-        NotebookClient(nb, timeout=120, kernel_name="python3").execute()
-        seconds = time.perf_counter() - start
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
-    line = next(line for line in text.splitlines() if line.startswith(MARKER))
+    seconds = run_notebook(nb, env, cwd, timeout=120)
     print(f"\n{name}: quick mode, offline set, {seconds:.1f} s (nbclient, including kernel start)")
-    return json.loads(line[len(MARKER):]), seconds, nb
+    figures = printed_json(nb.cells[-1], MARKER)
+    assert figures, f"{name}: the describing cell printed no {MARKER} line"
+    return figures, seconds, nb
 
 
 def stderr_outputs(nb) -> list[str]:
@@ -103,14 +90,9 @@ def png_count(nb) -> int:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, offline_data):
-    import sys
-    from pathlib import Path
-    env = dict(os.environ)
-    env.pop("NBGRADER_EXECUTION", None)
-    env.update({"VAE_COURSE_DATA": str(offline_data), "VAE_COURSE_QUICK": "1",
-                "VAE_COURSE_CHECKPOINTS": str(tmp_path_factory.mktemp("checkpoints")),
-                "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])})
-    return {"05": execute("05_training", DESCRIBE_05, env), "06": execute("06_latent_space", DESCRIBE_06, env)}
+    env = course_env(data=offline_data, checkpoints=tmp_path_factory.mktemp("checkpoints"), quick=True)
+    cwd = tmp_path_factory.mktemp("notebooks")
+    return {"05": execute("05_training", DESCRIBE_05, env, cwd), "06": execute("06_latent_space", DESCRIBE_06, env, cwd)}
 
 
 @pytest.mark.slow

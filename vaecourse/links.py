@@ -18,5 +18,10 @@ def binder_url(path: str | None = None) -> str:
     return f"{base}?urlpath=lab/tree/{path}" if path else base
 
 
+def github_url(path: str) -> str:
+    """A file of the repository (path relative to its root) on GitHub."""
+    return f"https://github.com/{REPO_SLUG}/blob/{BRANCH}/{path}"
+
+
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BINDER_BADGE = "https://mybinder.org/badge_logo.svg"

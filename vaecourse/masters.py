@@ -3,7 +3,7 @@ their BEGIN/END regions, exercise numbers, and the canonical text of a generated
 
 - Paths: masters in solutions/ (or $VAECOURSE_SOLUTIONS, for an installed package run
   outside the repository), student notebooks in course/, reference modules in
-  vaecourse/reference/.
+  vaecourse/reference/, reference figures in figures/ (beside the masters' folder).
 - Cell roles are nbgrader's (`nbgrader.utils.is_solution`, `is_grade`, `is_locked`), read
   from the metadata here so that the grammar needs no nbgrader at run time (the GPU check
   fills notebooks on machines without it; tests/test_master_roles.py proves they agree):
@@ -27,6 +27,7 @@ STUDENT_DIR = ROOT / "course"  # the generated student notebooks (not the nbgrad
 PACKAGE_DIR = ROOT / "vaecourse"
 REFERENCE_DIR = PACKAGE_DIR / "reference"
 README = ROOT / "README.md"
+FIGURES_DIR = ROOT / "figures"  # the reference figures and their manifest (make figures)
 
 HELPERS_TAG = "course-helpers"
 HELPERS_GRADE_ID = "course_helpers"  # the grade_id the build gives the inlined helpers cell
@@ -43,6 +44,15 @@ def solutions_dir() -> Path:
 
 
 SOLUTIONS_DIR = solutions_dir()
+
+
+def figures_dir(solutions: Path | None = None) -> Path:
+    """The reference figures beside the masters' folder (figures/ beside solutions/ in the repository).
+
+    Beside the masters, not the package: an installed package releasing the repository's
+    masters (`grade release --solutions DIR`) finds them there too.
+    """
+    return Path(solutions or solutions_dir()).resolve().parent / FIGURES_DIR.name
 
 
 def master_paths(solutions: Path | None = None) -> list[Path]:

@@ -22,7 +22,7 @@ TEST_PER_DIGIT = 100
 SPLIT_SEED = 0
 
 
-def _idx_bytes(array: np.ndarray, magic: int) -> bytes:
+def idx_bytes(array: np.ndarray, magic: int) -> bytes:
     """The IDX format: big-endian magic, one int32 per dimension, then uint8 data."""
     header = magic.to_bytes(4, "big") + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
     return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
@@ -53,10 +53,10 @@ def write_offline_mnist(root: Path | str) -> Path:
     folder = raw_dir(Path(root))
     folder.mkdir(parents=True, exist_ok=True)
     files = {
-        "train-images-idx3-ubyte": _idx_bytes(train_x, 2051),
-        "train-labels-idx1-ubyte": _idx_bytes(train_y, 2049),
-        "t10k-images-idx3-ubyte": _idx_bytes(test_x, 2051),
-        "t10k-labels-idx1-ubyte": _idx_bytes(test_y, 2049),
+        "train-images-idx3-ubyte": idx_bytes(train_x, 2051),
+        "train-labels-idx1-ubyte": idx_bytes(train_y, 2049),
+        "t10k-images-idx3-ubyte": idx_bytes(test_x, 2051),
+        "t10k-labels-idx1-ubyte": idx_bytes(test_y, 2049),
     }
     for name, payload in files.items():
         (folder / name).write_bytes(payload)

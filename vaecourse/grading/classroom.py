@@ -2,7 +2,8 @@
 
 - release: source/<name>/<name>.ipynb is made from the master exactly as the build makes
   it (`vaecourse.bundling.bundle_master` + `vaecourse.nbg.layout.write_course_source`), then `generate_assignment` fills the
-  gradebook with the graded cells and their hidden tests and writes release/<name>/.
+  gradebook with the graded cells and their hidden tests and writes release/<name>/, where
+  the reference figures (figures/ beside the masters' folder) are added as the build adds them.
   Assignment name == notebook name.
 - roster: a CSV with a column `id` (or `student_id`) and optional `first_name`,
   `last_name`, `email` and `lms_id` (the LMS's user id: nbgrader's `lms_user_id`, which
@@ -30,7 +31,8 @@ from pathlib import Path
 import nbformat
 
 from vaecourse.bundling import bundle_master
-from vaecourse.masters import ROOT, STUDENT_DIR, master_paths, normalise, read_master
+from vaecourse.figures import with_reference_figures
+from vaecourse.masters import ROOT, STUDENT_DIR, figures_dir, master_paths, normalise, read_master
 from vaecourse.nbg.config import config_text
 from vaecourse.nbg.gradebook import open_gradebook
 from vaecourse.nbg.layout import notebook_path, write_course_source
@@ -102,7 +104,12 @@ def release(course: Path, db_url: str, names: list[str] | None = None, solutions
             shutil.copytree(notebook_path(Path(tmp), "source", name).parent, target)
     for name in names:
         run_in_course(["generate_assignment", name, "--force", "--log-level=WARN"], course, db_url)
-        released_nb = nbformat.read(notebook_path(course, "release", name), as_version=4)
+        released = notebook_path(course, "release", name)
+        released_nb = nbformat.read(released, as_version=4)
+        cells = len(released_nb.cells)
+        with_reference_figures(released_nb, name, figures_dir(solutions))  # as the build does
+        if len(released_nb.cells) != cells:
+            nbformat.write(released_nb, released)
         committed = STUDENT_DIR / f"{name}.ipynb"
         if committed.is_file() and normalise(released_nb) != committed.read_text():
             print(f"warning: release/{name}/{name}.ipynb differs from course/{name}.ipynb: "
