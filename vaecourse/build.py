@@ -14,7 +14,7 @@
 The notebook table in README.md is rewritten too. `--check` builds into memory and
 exits 1, naming every stale file, when the committed files differ from a fresh build, and
 every reference figure that is missing or older than the code that draws it (the build
-itself only warns: remaking the figures takes an hour on a CPU).
+itself only warns: remaking the figures takes minutes, `make figures`).
 `--clean` rewrites the masters without outputs, in nbformat's own layout (what
 tests/test_masters_lint.py checks), so that `git diff` of a master reads line by line.
 """
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file() or path.read_text() != text:
             path.write_text(text)
             print(f"wrote {path.relative_to(ROOT)}")
-    report_stale(stale_figures(outputs))  # a warning only: remaking the figures takes an hour
+    report_stale(stale_figures(outputs))  # a warning only: remaking the figures takes minutes (make figures)
     return 0
 
 

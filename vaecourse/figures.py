@@ -124,7 +124,7 @@ def read_manifest(folder: Path = FIGURES_DIR) -> dict:
 
 def rerun_hint(manifest: dict) -> str:
     minutes = manifest.get("minutes_total")
-    took = f"about {round(minutes)} minutes on a {manifest.get('device', 'cpu').upper()}" if minutes else "an hour on a CPU"
+    took = f"about {round(minutes)} minutes on a {manifest.get('device', 'cpu').upper()}" if minutes else "minutes on a CPU"
     return f"run `{MAKE_COMMAND}` ({took}) and commit figures/ and course/"
 
 

@@ -37,7 +37,7 @@ def run_notebook(nb, env: dict, cwd: Path, timeout: int | None = None, allow_err
 
     allow_errors=False stops at the first failing cell with nbclient's CellExecutionError;
     True runs every cell and leaves the errors in the outputs (see `error_outputs`).
-    timeout: seconds per cell, None for no limit (a full training run takes an hour on a CPU).
+    timeout: seconds per cell, None for no limit (05 trains for minutes in full mode).
     """
     from nbclient import NotebookClient  # imported here: seconds, and only the runners need it
 
