@@ -22,7 +22,7 @@ from vaecourse.nbg.gradebook import open_gradebook
 from vaecourse.nbg.hiderubrics import HideRubrics
 from vaecourse.nbg.layout import notebook_path, write_course_source
 from vaecourse.nbg.run import run_nbgrader, tool_env
-from vaecourse.nbg.showrubrics import MARK, ShowRubrics, is_rubric_cell, rubric_cell
+from vaecourse.nbg.showrubrics import MARK, ShowRubrics, is_rubric_cell, quoted, rubric_cell
 
 NAME = "04_elbo"
 PAGE_BEFORE = 424_978  # bytes of `right`'s page before the helpers were folded (measured on 04_elbo)
@@ -173,7 +173,7 @@ def test_the_grader_sees_the_rubric_under_the_written_answer_and_the_student_doe
         autograded = nbformat.read(notebook_path(course, "autograded", NAME, student), as_version=4)
         answer = next(i for i, c in enumerate(autograded.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "q_beta")
         assert _rubric_cells(autograded) == [(answer + 1, "q_beta")], student
-        assert autograded.cells[answer + 1].source.endswith(master)
+        assert autograded.cells[answer + 1].source.endswith(quoted(master))
         assert not autograded.cells[answer + 1].metadata.get("nbgrader")  # no grade, no lock: scores as before
         text = page_text(page(course, student))
         assert "Rubric (2 points)" not in text and "For the grader" not in text, student
@@ -198,6 +198,6 @@ def test_a_rubric_cell_in_the_students_file_is_dropped_and_one_comes_from_the_so
     assert [gid for _, gid in rubrics] == ["q_beta"], rubrics
     assert shown.cells[rubrics[0][0] - 1].source == WRITTEN and MARK not in shown.cells[rubrics[0][0] - 1].metadata
     assert "Any answer gets 2 points" not in nbformat.writes(shown) and "an older copy" not in nbformat.writes(shown)
-    assert "**Rubric (2 points).** 1 point" in shown.cells[rubrics[0][0]].source
+    assert "> **Rubric (2 points).** 1 point" in shown.cells[rubrics[0][0]].source
     hidden, _ = HideRubrics(config=config).preprocess(shown, resources)
     assert not _rubric_cells(hidden) and WRITTEN in [c.source for c in hidden.cells]

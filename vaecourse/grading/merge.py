@@ -59,6 +59,11 @@ def unchanged_answers(graded_before: Path | None, graded_now: Path | None) -> se
     return {gid for gid, text in now.items() if gid in before and before[gid] == text}
 
 
+def flag_as_nbgrader_does(grade) -> None:
+    """nbgrader's SaveAutoGrades rule: a grade with a hand score, or without an automatic one, needs a person."""
+    grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+
+
 def manual_after_regrade(grade, comment, answer_unchanged: bool) -> str:
     """Set `needs_manual_grade` of a grade just autograded again; '' or a note when a hand grade was cleared.
 
@@ -78,7 +83,7 @@ def manual_after_regrade(grade, comment, answer_unchanged: bool) -> str:
             comment.manual_comment = None
     else:
         note = ""
-    grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+    flag_as_nbgrader_does(grade)
     return note
 
 
@@ -109,7 +114,7 @@ def merge(course_db: str, outcome: Outcome, job_db: Path | None, answers_unchang
                         outcome.manual_notes[grade.name] = note
                 else:
                     grade.auto_score = 0.0
-                    grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
+                    flag_as_nbgrader_does(grade)
             for comment in notebook.comments:
                 comment.auto_comment = job_comments.get((notebook.name, comment.name)) \
                     if outcome.status == GRADED else f"Could not grade: {outcome.reason}"

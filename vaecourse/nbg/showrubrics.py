@@ -12,8 +12,8 @@ SaveAutoGrades, this
   here only, never from the student's file; the mark is removed from an nbgrader cell (the
   student's own answer stays, and is not hidden from its feedback page);
 - inserts after each manually graded markdown answer a markdown cell, marked with the
-  answer's grade id, holding the source's cell of that grade id under a heading saying
-  it is for the grader.
+  answer's grade id, holding the source's cell of that grade id (as a block quote) under a
+  heading saying it is for the grader.
 
 The cell has no nbgrader metadata (no grade, solution or lock), so no score changes. The
 autograded notebook is made anew from the submission by every autograde and old marked
@@ -38,8 +38,13 @@ def is_rubric_cell(cell) -> bool:
     return isinstance(mark, dict) and "rubric_for" in mark
 
 
+def quoted(text: str) -> str:
+    """Markdown text as a block quote: on the grading page it reads as set apart from the notebook."""
+    return "\n".join(f"> {line}".rstrip() for line in text.split("\n"))
+
+
 def rubric_cell(gid: str, source_text: str):
-    cell = nbformat.v4.new_markdown_cell(HEADING.format(gid=gid) + "\n\n" + source_text)
+    cell = nbformat.v4.new_markdown_cell(HEADING.format(gid=gid) + "\n\n" + quoted(source_text))
     cell.metadata[MARK] = {"rubric_for": gid}
     return cell
 
