@@ -190,12 +190,14 @@ def test_a_rubric_cell_in_the_students_file_is_dropped_and_one_comes_from_the_so
     nb.cells.insert(answer + 1, forged)
     nb.cells.insert(0, rubric_cell("q_beta", "an older copy"))
     nb.cells[answer + 2].metadata[MARK] = {"rubric_for": "q_beta"}  # the answer itself, marked to hide it
+    nb.cells[1].id = "q_beta-rubric"  # a student's cell holding the id the grader's cell is given
     config = Config()
     configure(config, grading=True, root=tmp_path)
     resources = {"nbgrader": {"assignment": NAME, "notebook": NAME, "student": "mallory"}}
     shown, _ = ShowRubrics(config=config).preprocess(nb, resources)
     rubrics = _rubric_cells(shown)
     assert [gid for _, gid in rubrics] == ["q_beta"], rubrics
+    assert shown.cells[rubrics[0][0]].id == "q_beta-rubric1"  # the same in every grading; ids stay unique
     assert shown.cells[rubrics[0][0] - 1].source == WRITTEN and MARK not in shown.cells[rubrics[0][0] - 1].metadata
     assert "Any answer gets 2 points" not in nbformat.writes(shown) and "an older copy" not in nbformat.writes(shown)
     assert "> **Rubric (2 points).** 1 point" in shown.cells[rubrics[0][0]].source

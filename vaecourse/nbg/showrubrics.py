@@ -20,6 +20,7 @@ autograded notebook is made anew from the submission by every autograde and old 
 cells are dropped first, so a regrade shows one rubric per answer. The feedback pages leave
 it out (`HideRubrics`).
 """
+import re
 from pathlib import Path
 
 import nbformat
@@ -43,8 +44,13 @@ def quoted(text: str) -> str:
     return "\n".join(f"> {line}".rstrip() for line in text.split("\n"))
 
 
-def rubric_cell(gid: str, source_text: str):
-    cell = nbformat.v4.new_markdown_cell(HEADING.format(gid=gid) + "\n\n" + quoted(source_text))
+def rubric_cell(gid: str, source_text: str, taken: frozenset = frozenset()):
+    """The grader's cell for answer `gid`. Its id comes from the grade id, not at random: two gradings
+    of one submission (serial, --jobs, Dask, a regrade) write the same autograded notebook; a
+    number is added while the id is `taken` by another cell (ids must be unique)."""
+    base = re.sub(r"[^A-Za-z0-9_-]", "-", gid)[:50] + "-rubric"
+    cell_id = next(f"{base}{n or ''}" for n in range(len(taken) + 1) if f"{base}{n or ''}" not in taken)
+    cell = nbformat.v4.new_markdown_cell(HEADING.format(gid=gid) + "\n\n" + quoted(source_text), id=cell_id)
     cell.metadata[MARK] = {"rubric_for": gid}
     return cell
 
@@ -73,7 +79,9 @@ class ShowRubrics(NbGraderPreprocessor):
                     continue  # a copy in the student's file: the grader's cell comes from the source only
                 del cell.metadata[MARK]
             cells.append(cell)
+        nb.cells, taken = [], frozenset(cell.get("id") for cell in cells)
+        for cell in cells:
+            nb.cells.append(cell)
             if is_written_answer(cell) and grade_id(cell) in answers:
-                cells.append(rubric_cell(grade_id(cell), answers[grade_id(cell)]))
-        nb.cells = cells
+                nb.cells.append(rubric_cell(grade_id(cell), answers[grade_id(cell)], taken))
         return nb, resources
