@@ -245,7 +245,10 @@ def manual_round(term, tmp_path_factory):
                                   *COMMON, env=env))
     out.update(csv_regraded=csv_path.read_text(), lms_regraded=lms_rows(course),
                grade_regraded=carols_written_grade(course),
-               autograded=nbformat.read(notebook_path(course, "autograded", NB, "carol"), as_version=4))
+               autograded=nbformat.read(notebook_path(course, "autograded", NB, "carol"), as_version=4),
+               feedback_regraded=notebook_path(course, "feedback", NB, "carol").read_text())
+    ok(grade_cli(course, "feedback", "--assignment", NB, env=env))
+    out["feedback_again"] = notebook_path(course, "feedback", NB, "carol").read_text()
     print(f"\nthe manual-grading round took {time.monotonic() - started:.0f} s")
     return out
 
@@ -294,6 +297,15 @@ def test_a_regrade_of_an_unchanged_answer_keeps_the_manual_grade(manual_round):
     assert manual_round["lms_regraded"] == manual_round["lms"]
     rubrics = [cell for cell in manual_round["autograded"].cells if is_rubric_cell(cell)]
     assert len(rubrics) == 1, "a regrade added a second rubric cell"
+
+
+@pytest.mark.slow
+def test_after_a_regrade_feedback_makes_the_page_with_the_hand_grade_again(manual_round):
+    """A grading job makes its page from its own gradebook, which holds no hand grades: the regraded
+    page says "to be graded" (the README says so) until `feedback` makes it from the course gradebook."""
+    regraded, again = (" ".join(manual_round[key].split()) for key in ("feedback_regraded", "feedback_again"))
+    assert "to be graded" in regraded and MANUAL_COMMENT not in regraded
+    assert "1.5 / 2" in again and MANUAL_COMMENT in again and "to be graded" not in again
 
 
 # --- 5. make lab as root -------------------------------------------------------------------------
