@@ -13,7 +13,8 @@ SaveAutoGrades, this
   student's own answer stays, and is not hidden from its feedback page);
 - inserts after each manually graded markdown answer a markdown cell, marked with the
   answer's grade id, holding the source's cell of that grade id (as a block quote) under a
-  heading saying it is for the grader.
+  heading saying it is for the grader; its cell id is made from the grade id, so every
+  grading of a submission writes the same notebook.
 
 The cell has no nbgrader metadata (no grade, solution or lock), so no score changes. The
 autograded notebook is made anew from the submission by every autograde and old marked
