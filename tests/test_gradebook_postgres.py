@@ -4,7 +4,7 @@ The server and a fresh database per test come from the fixture `postgres_url`
 (tests/postgres_server.py). The fast tests open the gradebook through the grading code and
 export the grades CSV; the slow one grades the simulated class (tests/simulated_class.py) on a
 Dask LocalCluster into PostgreSQL and serially into sqlite, and finds the same CSV, autograded
-notebooks and feedback pages.
+notebooks and feedback pages, then regrades one student on Dask and finds its hand grade kept.
 """
 from datetime import datetime
 
@@ -157,3 +157,15 @@ def test_the_class_on_dask_into_postgresql_equals_a_serial_sqlite_run(postgres_u
         perfect = gb.find_submission_notebook(NOTEBOOKS[0], NOTEBOOKS[0], "perfect")
         assert perfect.score == sum(points_of_tests(NOTEBOOKS[0]).values())
         assert {s.id for s in gb.students} == set(students) | {"absent"}
+
+    # A hand grade in PostgreSQL outlives a regrade on Dask of the unchanged written answer: the
+    # main process compares the answers and writes the gradebook (vaecourse.grading.merge).
+    with open_gradebook(postgres_url) as gb:  # what formgrader's PUT /formgrader/api/grade/<id> does
+        written = gb.find_grade("q_pixel_likelihood", NOTEBOOKS[0], NOTEBOOKS[0], "perfect")
+        written.manual_score, written.needs_manual_grade = 1.0, False
+        gb.db.commit()
+    grade_cli(postgres["course"], "--db", postgres_url, "autograde", "--student", "perfect", "--force",
+              "--dask", "local:1", "--cell-timeout", CELL_TIMEOUT, "--time-limit", "300", "--no-progress", env=env)
+    with open_gradebook(postgres_url) as gb:
+        written = gb.find_grade("q_pixel_likelihood", NOTEBOOKS[0], NOTEBOOKS[0], "perfect")
+        assert (written.manual_score, written.needs_manual_grade) == (1.0, False)
