@@ -5,8 +5,9 @@ Run > Run All Cells, as a student would; the test waits for the kernel, saves, a
 that every code cell ran, that no cell errored and that the figures rendered. On the latent
 space notebook (06) it moves the "z1" slider of the ipywidgets latent explorer and checks
 that the picture is redrawn, and that the reference figures attached to markdown cells are
-shown. It also opens nbgrader's formgrader on a copy of the
-autograder/ course folder. Screenshots go to screenshots/ (gitignored).
+shown. It also opens nbgrader's formgrader on a copy of the autograder/ course folder, and
+its grading page of one autograded 01_mnist submission, where the written answer's rubric
+must show under the answer. Screenshots go to screenshots/ (gitignored).
 
 Needs Debian's chromium (.ci/run installs it) and the playwright package; without them the
 tests skip, unless VAE_COURSE_REQUIRE_BROWSER=1 (set by .ci/run), where they fail.
@@ -21,6 +22,9 @@ import pytest
 
 from browser_helpers import LabServer, chromium_path, launch_chromium
 from harness import filled_student, load_master
+from vaecourse.nbg.gradebook import open_gradebook
+from vaecourse.nbg.layout import notebook_path
+from vaecourse.nbg.run import run_nbgrader, tool_env
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "screenshots"
@@ -62,9 +66,8 @@ def lab(tmp_path_factory, offline_data):
         (course / "source" / name).mkdir(parents=True)
         nbformat.write(bundle_master(load_master(name), name, {}), course / "source" / name / f"{name}.ipynb")
 
-    env = dict(os.environ)
+    env = tool_env({"VAE_COURSE_DATA": str(offline_data), "VAE_COURSE_QUICK": "1"})  # this venv's bin first (alembic)
     env.pop("NBGRADER_EXECUTION", None)
-    env.update(VAE_COURSE_DATA=str(offline_data), VAE_COURSE_QUICK="1")
     # cwd = the nbgrader course folder: the formgrader reads nbgrader_config.py from there.
     server = LabServer(root_dir=root, cwd=course, state_dir=tmp_path_factory.mktemp("lab-state"), env=env)
     started = time.monotonic()
@@ -77,7 +80,8 @@ def lab(tmp_path_factory, offline_data):
             page.set_default_timeout(60_000)
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
-            yield {"server": server, "page": page, "root": root, "assignments": assignments, "js_errors": errors}
+            yield {"server": server, "page": page, "root": root, "assignments": assignments, "js_errors": errors,
+                   "course": course, "env": env}
             context.close()
     finally:
         server.stop()
@@ -246,3 +250,39 @@ def test_formgrader_lists_the_course_assignments(lab):
         page.wait_for_selector(f"text={name}", timeout=60_000)
     page.screenshot(path=str(SCREENSHOTS / "browser_formgrader.png"))
     assert "error" not in page.title().lower()
+
+
+GRADED, WRITTEN = "01_mnist", "q_pixel_likelihood"  # the quickest notebook to grade, and its written question
+ANSWER = "Most pixels are 0 or 1, so one Bernoulli per pixel fits them; the grey ones do not fit."
+
+
+def _graded_submission(lab) -> int:
+    """One student's 01_mnist, with a written answer of its own, autograded by nbgrader with the course's
+    configuration in the lab's course folder; the id of its submitted notebook in the gradebook."""
+    course, env = lab["course"], lab["env"]
+    run_nbgrader(["generate_assignment", GRADED, "--force"], course, env)
+    nb = filled_student(GRADED)
+    next(c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == WRITTEN).source = ANSWER
+    path = notebook_path(course, "submitted", GRADED, "carol")
+    path.parent.mkdir(parents=True)
+    nbformat.write(nb, path)
+    run_nbgrader(["autograde", GRADED, "--force", "--create"], course, env)
+    with open_gradebook(f"sqlite:///{course / 'gradebook.db'}", env) as gb:
+        return gb.find_submission_notebook(GRADED, GRADED, "carol").id
+
+
+def test_formgraders_grading_page_shows_the_rubric_under_the_written_answer(lab):
+    """The grading page of a submission shows, right under the student's written answer, the master's
+    model answer and rubric (ShowRubrics); the student's answer itself reads as they wrote it."""
+    page = lab["page"]
+    page.goto(lab["server"].url(f"formgrader/submissions/{_graded_submission(lab)}/"))
+    page.wait_for_selector(f"text={ANSWER}", timeout=120_000)
+    rubric = page.locator("text=For the grader").first
+    rubric.wait_for(timeout=60_000)
+    rubric.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "browser_formgrader_rubric.png"))
+    text = page.inner_text("body")
+    answer, heading = text.find(ANSWER), text.find("For the grader")
+    rubric_text = "1 point: the near-binary histogram matches a two-valued (Bernoulli) model"
+    assert 0 <= answer < heading < text.find(rubric_text), (answer, heading, text[answer:answer + 1500])
+    assert text.count("For the grader") == 1

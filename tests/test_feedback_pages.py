@@ -11,15 +11,18 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from traitlets.config import Config
 
 from harness import filled_student, load_master, load_student, page_text
 from vaecourse.bundling import bundle_master
 from vaecourse.masters import hidden_test_lines
-from vaecourse.nbg.config import config_text
+from vaecourse.nbg.config import config_text, configure
 from vaecourse.nbg.foldhelpers import is_helpers_cell
 from vaecourse.nbg.gradebook import open_gradebook
+from vaecourse.nbg.hiderubrics import HideRubrics
 from vaecourse.nbg.layout import notebook_path, write_course_source
 from vaecourse.nbg.run import run_nbgrader, tool_env
+from vaecourse.nbg.showrubrics import MARK, ShowRubrics, is_rubric_cell, quoted, rubric_cell
 
 NAME = "04_elbo"
 PAGE_BEFORE = 424_978  # bytes of `right`'s page before the helpers were folded (measured on 04_elbo)
@@ -154,3 +157,49 @@ def test_a_written_answer_once_graded_shows_its_score(graded, tmp_path):
     text = page_text(page(course, "right"))
     assert "Question 4.5 — 1.5 / 2" in text and "(Score: 12.5 / 13)" in text, text[:300]
     assert "to be graded" not in text
+
+
+def _rubric_cells(nb) -> list[tuple[int, str]]:
+    return [(index, cell.metadata[MARK]["rubric_for"]) for index, cell in enumerate(nb.cells) if is_rubric_cell(cell)]
+
+
+@pytest.mark.slow
+def test_the_grader_sees_the_rubric_under_the_written_answer_and_the_student_does_not(course):
+    """Formgrader renders the autograded notebook: the master's model answer and rubric sit right under
+    the answer there; the feedback pages made of the same notebook show neither."""
+    master = next(c.source for c in load_master(NAME).cells if c.metadata.get("nbgrader", {}).get("grade_id") == "q_beta")
+    assert "**Rubric (2 points).**" in master
+    for student in ("right", "visible_fail"):
+        autograded = nbformat.read(notebook_path(course, "autograded", NAME, student), as_version=4)
+        answer = next(i for i, c in enumerate(autograded.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "q_beta")
+        assert _rubric_cells(autograded) == [(answer + 1, "q_beta")], student
+        assert autograded.cells[answer + 1].source.endswith(quoted(master))
+        assert not autograded.cells[answer + 1].metadata.get("nbgrader")  # no grade, no lock: scores as before
+        text = page_text(page(course, student))
+        assert "Rubric (2 points)" not in text and "For the grader" not in text, student
+        assert master.split("**Rubric")[0].split(". ")[1] not in text, student  # nor the model answer
+
+
+def test_a_rubric_cell_in_the_students_file_is_dropped_and_one_comes_from_the_source(tmp_path):
+    """A regraded notebook, or a student who forges the grader's cell, still ends with one rubric per
+    answer, taken from the released source; a mark on the student's own answer only loses the mark."""
+    write_course_source(tmp_path, {NAME: load_master(NAME)}, config_text(grading=True))
+    nb = _with_written_answer(load_student(NAME))
+    answer = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "q_beta")
+    forged = rubric_cell("q_beta", "**Rubric (2 points).** Any answer gets 2 points.")
+    nb.cells.insert(answer + 1, forged)
+    nb.cells.insert(0, rubric_cell("q_beta", "an older copy"))
+    nb.cells[answer + 2].metadata[MARK] = {"rubric_for": "q_beta"}  # the answer itself, marked to hide it
+    nb.cells[1].id = "q_beta-rubric"  # a student's cell holding the id the grader's cell is given
+    config = Config()
+    configure(config, grading=True, root=tmp_path)
+    resources = {"nbgrader": {"assignment": NAME, "notebook": NAME, "student": "mallory"}}
+    shown, _ = ShowRubrics(config=config).preprocess(nb, resources)
+    rubrics = _rubric_cells(shown)
+    assert [gid for _, gid in rubrics] == ["q_beta"], rubrics
+    assert shown.cells[rubrics[0][0]].id == "q_beta-rubric1"  # the same in every grading; ids stay unique
+    assert shown.cells[rubrics[0][0] - 1].source == WRITTEN and MARK not in shown.cells[rubrics[0][0] - 1].metadata
+    assert "Any answer gets 2 points" not in nbformat.writes(shown) and "an older copy" not in nbformat.writes(shown)
+    assert "> **Rubric (2 points).** 1 point" in shown.cells[rubrics[0][0]].source
+    hidden, _ = HideRubrics(config=config).preprocess(shown, resources)
+    assert not _rubric_cells(hidden) and WRITTEN in [c.source for c in hidden.cells]

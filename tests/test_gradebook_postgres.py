@@ -3,7 +3,8 @@
 The server and a fresh database per test come from the fixture `postgres_url`
 (tests/postgres_server.py). These tests open the gradebook through the grading code and
 export the grades CSV. The simulated class graded on a Dask LocalCluster into PostgreSQL, equal
-to the serial sqlite run, is in tests/test_grading_end_to_end.py, which grades that serial run.
+to the serial sqlite run and keeping a hand grade across a regrade on Dask, is in
+tests/test_grading_end_to_end.py, which grades that serial run.
 """
 from datetime import datetime
 

@@ -263,7 +263,8 @@ def test_feedback_made_again_from_the_gradebook_still_hides_hidden_tests(graded,
 @pytest.mark.slow
 def test_the_class_on_dask_into_postgresql_equals_the_serial_sqlite_run(graded, postgres_url, tmp_path):
     """The simulated class (broken submissions included) graded on a Dask LocalCluster of 2 workers into
-    PostgreSQL gives the CSV, autograded notebooks and feedback of the serial sqlite run above."""
+    PostgreSQL gives the CSV, autograded notebooks and feedback of the serial sqlite run above; a hand
+    grade entered there survives a regrade of that student on Dask."""
     env, students = graded["env"], graded["students"]
     course, csv_path = tmp_path / "postgres", tmp_path / "postgres.csv"
     grade_cli(course, "--db", postgres_url, "release", *NOTEBOOKS, env=env)
@@ -288,3 +289,15 @@ def test_the_class_on_dask_into_postgresql_equals_the_serial_sqlite_run(graded, 
         perfect = gb.find_submission_notebook(NOTEBOOKS[0], NOTEBOOKS[0], "perfect")
         assert perfect.score == sum(points_of_tests(NOTEBOOKS[0]).values())
         assert {s.id for s in gb.students} == set(students) | {"absent"}
+
+    # A hand grade in PostgreSQL outlives a regrade on Dask of the unchanged written answer: the
+    # main process compares the answers and writes the gradebook (vaecourse.grading.merge).
+    with open_gradebook(postgres_url) as gb:  # what formgrader's PUT /formgrader/api/grade/<id> does
+        written = gb.find_grade("q_pixel_likelihood", NOTEBOOKS[0], NOTEBOOKS[0], "perfect")
+        written.manual_score, written.needs_manual_grade = 1.0, False
+        gb.db.commit()
+    grade_cli(course, "--db", postgres_url, "autograde", "--student", "perfect", "--force", "--dask", "local:1",
+              "--cell-timeout", CELL_TIMEOUT, "--time-limit", "300", "--no-progress", env=env)
+    with open_gradebook(postgres_url) as gb:
+        written = gb.find_grade("q_pixel_likelihood", NOTEBOOKS[0], NOTEBOOKS[0], "perfect")
+        assert (written.manual_score, written.needs_manual_grade) == (1.0, False)

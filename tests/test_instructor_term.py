@@ -3,7 +3,9 @@
 One course folder (01_mnist and 04_elbo released, alice, bob and carol submit 01_mnist) is
 taken through `all`, a data folder that is missing (the preflight stops before grading), a
 regrade of one student, and a data folder the sandboxed kernels cannot read (the notebook is
-`could not grade`, never a score). The LMS tests collect Canvas and Moodle downloads into a
+`could not grade`, never a score), then the manual-grading round: carol's written answer graded
+by hand through formgrader's REST API, `feedback`, `export`, and a regrade of carol that keeps
+it. The LMS tests collect Canvas and Moodle downloads into a
 small course folder without grading; the help test reads the parser.
 """
 import argparse
@@ -13,16 +15,21 @@ import io
 import os
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from browser_helpers import LabServer
 from harness import grading_env, load_student
 from simulated_class import filled
 from vaecourse.grading import classroom, lms
 from vaecourse.masters import ROOT, SOLUTIONS_DIR
+from vaecourse.nbg.gradebook import open_gradebook
+from vaecourse.nbg.layout import notebook_path
+from vaecourse.nbg.showrubrics import is_rubric_cell
 
 NB = "01_mnist"
 RELEASED = [NB, "04_elbo"]
@@ -181,7 +188,127 @@ def test_all_writes_an_nbgrader_config_that_nbgrader_reads(term):
     assert all(student in listed.stdout + listed.stderr for student in ("alice", "bob", "carol")), listed
 
 
-# --- 4. make lab as root -------------------------------------------------------------------------
+# --- 4. the manual-grading round: formgrader, feedback, export, a regrade -------------------------
+
+WRITTEN = "q_pixel_likelihood"  # 01_mnist's written question (2 points)
+MANUAL_SCORE, MANUAL_COMMENT = 1.5, "Links the histogram to the Bernoulli; the mismatch is only hinted at."
+
+
+def csv_row(text: str, student: str, item: str) -> dict:
+    return next(r for r in rows(text) if r["student"] == student and r["item"] == item)
+
+
+def lms_rows(course: Path) -> dict[str, dict]:
+    """The LMS file (Canvas layout), by SIS User ID (the student id)."""
+    table = list(csv.DictReader(io.StringIO((course / "exports" / "lms_grades.csv").read_text())))
+    return {r["SIS User ID"]: r for r in table if r["Student"] != "Points Possible"}
+
+
+def grade_by_hand(course: Path, env: dict, state: Path) -> str:
+    """As an instructor in formgrader: open carol's submission, give her written answer a score and a
+    comment through formgrader's REST API (what its grading page sends); the grading page's HTML."""
+    server = LabServer(root_dir=course, cwd=course, state_dir=state, env=env, app="server").start()
+    try:
+        submitted = server.call("GET", f"formgrader/api/submitted_notebooks/{NB}/{NB}")
+        carol = next(s["id"] for s in submitted if s["student"] == "carol")
+        page = server.call("GET", f"formgrader/submissions/{carol}/", as_json=False)
+        grade = next(g for g in server.call("GET", f"formgrader/api/grades?submission_id={carol}") if g["name"] == WRITTEN)
+        comment = next(c for c in server.call("GET", f"formgrader/api/comments?submission_id={carol}")
+                       if c["name"] == WRITTEN)
+        server.call("PUT", f"formgrader/api/grade/{grade['id']}", {"manual_score": MANUAL_SCORE})
+        server.call("PUT", f"formgrader/api/comment/{comment['id']}", {"manual_comment": MANUAL_COMMENT})
+    finally:
+        server.stop()
+    return page
+
+
+def carols_written_grade(course: Path) -> tuple:
+    with open_gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        grade = gb.find_grade(WRITTEN, NB, NB, "carol")
+        comment = gb.find_comment(WRITTEN, NB, NB, "carol")
+        return grade.manual_score, grade.needs_manual_grade, comment.manual_comment
+
+
+@pytest.fixture(scope="module")
+def manual_round(term, tmp_path_factory):
+    course, env, csv_path = term["course"], term["env"], term["course"] / "exports" / "grades.csv"
+    started = time.monotonic()
+    out = {"csv_before": csv_path.read_text(), "lms_before": lms_rows(course),
+           "summary_before": (course / "exports" / "summary" / "carol.txt").read_text()}
+    out["page"] = grade_by_hand(course, env, tmp_path_factory.mktemp("formgrader"))
+    ok(grade_cli(course, "feedback", env=env))
+    ok(grade_cli(course, "export", env=env))
+    out.update(csv=csv_path.read_text(), lms=lms_rows(course), grade=carols_written_grade(course),
+               summary=(course / "exports" / "summary" / "carol.txt").read_text(),
+               feedback=notebook_path(course, "feedback", NB, "carol").read_text())
+    out["regrade"] = ok(grade_cli(course, "autograde", "--student", "carol", "--assignment", NB, "--force",
+                                  *COMMON, env=env))
+    out.update(csv_regraded=csv_path.read_text(), lms_regraded=lms_rows(course),
+               grade_regraded=carols_written_grade(course),
+               autograded=nbformat.read(notebook_path(course, "autograded", NB, "carol"), as_version=4),
+               feedback_regraded=notebook_path(course, "feedback", NB, "carol").read_text())
+    ok(grade_cli(course, "feedback", "--assignment", NB, env=env))
+    out["feedback_again"] = notebook_path(course, "feedback", NB, "carol").read_text()
+    print(f"\nthe manual-grading round took {time.monotonic() - started:.0f} s")
+    return out
+
+
+@pytest.mark.slow
+def test_before_manual_grading_the_written_answer_is_to_be_graded_not_zero(manual_round):
+    row = csv_row(manual_round["csv_before"], "carol", WRITTEN)
+    assert (row["score"], row["status"]) == ("", "needs manual grading"), row
+    assert f"{WRITTEN}: not graded yet" in manual_round["summary_before"]
+
+
+@pytest.mark.slow
+def test_formgraders_grading_page_shows_the_rubric_under_the_written_answer(manual_round):
+    text = " ".join(manual_round["page"].split())
+    heading = text.find("For the grader")
+    assert heading > 0, "no rubric cell on formgrader's grading page"
+    assert "Rubric (2 points).</strong> 1 point: the near-binary histogram" in text[heading:], text[heading:heading + 2000]
+
+
+@pytest.mark.slow
+def test_a_manual_grade_from_formgrader_reaches_feedback_and_every_export(manual_round):
+    assert manual_round["grade"] == (MANUAL_SCORE, False, MANUAL_COMMENT)
+    row = csv_row(manual_round["csv"], "carol", WRITTEN)
+    assert (row["score"], row["status"]) == ("1.5", "graded"), row
+    changed = [line for line in manual_round["csv"].splitlines() if line not in manual_round["csv_before"].splitlines()]
+    assert all(line.startswith("carol,") for line in changed) and len(changed) == 3, changed  # total, notebook, answer
+    before, after = manual_round["lms_before"], manual_round["lms"]
+    assert {k: v for k, v in after.items() if k != "carol"} == {k: v for k, v in before.items() if k != "carol"}
+    for column, value in after["carol"].items():  # cell by cell: the points are in the notebook and every total
+        if column in (NB, "Total") or column.startswith("Adjusted total"):
+            assert float(value) == float(before["carol"][column]) + MANUAL_SCORE, (column, before["carol"], value)
+        else:
+            assert value == before["carol"][column], column
+    summary = manual_round["summary"]
+    assert f"{NB}: {after['carol'][NB]} / " in summary and f"Total: {after['carol']['Total']} / " in summary, summary
+    assert "not graded yet" not in summary, summary
+    page = " ".join(manual_round["feedback"].split())
+    assert MANUAL_COMMENT in page and "1.5 / 2" in page and "For the grader" not in page
+
+
+@pytest.mark.slow
+def test_a_regrade_of_an_unchanged_answer_keeps_the_manual_grade(manual_round):
+    assert "graded 1 notebooks of 1 students" in manual_round["regrade"].stdout
+    assert manual_round["grade_regraded"] == (MANUAL_SCORE, False, MANUAL_COMMENT)
+    assert manual_round["csv_regraded"] == manual_round["csv"]  # every row, carol's too, byte for byte
+    assert manual_round["lms_regraded"] == manual_round["lms"]
+    rubrics = [cell for cell in manual_round["autograded"].cells if is_rubric_cell(cell)]
+    assert len(rubrics) == 1, "a regrade added a second rubric cell"
+
+
+@pytest.mark.slow
+def test_after_a_regrade_feedback_makes_the_page_with_the_hand_grade_again(manual_round):
+    """A grading job makes its page from its own gradebook, which holds no hand grades: the regraded
+    page says "to be graded" (the README says so) until `feedback` makes it from the course gradebook."""
+    regraded, again = (" ".join(manual_round[key].split()) for key in ("feedback_regraded", "feedback_again"))
+    assert "to be graded" in regraded and MANUAL_COMMENT not in regraded
+    assert "1.5 / 2" in again and MANUAL_COMMENT in again and "to be graded" not in again
+
+
+# --- 5. make lab as root -------------------------------------------------------------------------
 
 def test_make_lab_allows_root_only_for_root():
     result = subprocess.run(["make", "-n", "lab"], cwd=ROOT, capture_output=True, text=True, check=False)
@@ -190,7 +317,7 @@ def test_make_lab_allows_root_only_for_root():
     assert ("--allow-root" in line[0]) == (os.geteuid() == 0), line
 
 
-# --- 5. help texts -------------------------------------------------------------------------------
+# --- 6. help texts -------------------------------------------------------------------------------
 
 def subcommand_actions():
     from vaecourse.grade import _parser
@@ -241,7 +368,7 @@ def test_the_readme_lists_every_option_with_the_help_default():
     assert not wrong, "\n".join(wrong)
 
 
-# --- 6. Canvas and Moodle downloads --------------------------------------------------------------
+# --- 7. Canvas and Moodle downloads --------------------------------------------------------------
 
 def notebook(text: str) -> bytes:
     return f'{{"cells": [], "metadata": {{"who": "{text}"}}, "nbformat": 4, "nbformat_minor": 5}}\n'.encode()

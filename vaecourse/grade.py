@@ -162,7 +162,9 @@ def regenerate_feedback(course: Path, db_url: str, assignments: list[str]) -> No
     from vaecourse.grading.outcome import NOT_GRADED, read_status, write_not_graded_page
 
     for assignment in assignments:
-        classroom.run_in_course(["generate_feedback", assignment, "--force"], course, db_url)
+        if any((Path(course) / "autograded").glob(f"*/{assignment}/{assignment}.ipynb")):
+            # nbgrader fails on an assignment nobody's notebook was autograded in (one released, not due yet)
+            classroom.run_in_course(["generate_feedback", assignment, "--force"], course, db_url)
         for student in classroom.students_to_grade(course, db_url):
             outcome = read_status(course, student, assignment)
             if outcome and outcome.status == NOT_GRADED:

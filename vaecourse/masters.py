@@ -83,6 +83,12 @@ def is_answer(cell) -> bool:
     return bool(nbgrader_md(cell).get("solution"))
 
 
+def is_written_answer(cell) -> bool:
+    """A written question's answer: a manually graded markdown answer cell (nbgrader's is_grade and is_solution)."""
+    md = nbgrader_md(cell)
+    return cell.cell_type == "markdown" and bool(md.get("grade")) and bool(md.get("solution"))
+
+
 def is_test(cell) -> bool:
     """An autograded test cell: graded code that is not a solution (nbgrader.utils.is_grade, not is_solution)."""
     md = nbgrader_md(cell)

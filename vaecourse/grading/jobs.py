@@ -174,7 +174,8 @@ def _context():
         _CONTEXT = multiprocessing.get_context("forkserver")
         _CONTEXT.set_forkserver_preload(["nbgrader.apps", "vaecourse.grading.jobs", "vaecourse.nbg.sandboxedexecute",
                                          "vaecourse.nbg.capoutput", "vaecourse.nbg.droplinks",
-                                         "vaecourse.nbg.stderrnotcounted", "vaecourse.nbg.hidehiddentests"])
+                                         "vaecourse.nbg.stderrnotcounted", "vaecourse.nbg.hidehiddentests",
+                                         "vaecourse.nbg.showrubrics"])
     return _CONTEXT
 
 

@@ -106,7 +106,8 @@ def row_of_test(student: str, notebook: str, cell, grade, outcome: Outcome | Non
     elif cell.name in outcome.test_notes:
         status, reason = NOT_GRADED, outcome.test_notes[cell.name].removeprefix("could not grade: ")
     elif score is None or grade.needs_manual_grade:
-        status, reason = NEEDS_MANUAL, "grade it in formgrader"
+        note = outcome.manual_notes.get(cell.name)
+        status, reason = NEEDS_MANUAL, f"{note}: grade it again in formgrader" if note else "grade it in formgrader"
     else:
         status, reason = GRADED, ""
     return Row(student, notebook, "test", cell.name, kind, score, cell.max_score, status, reason)

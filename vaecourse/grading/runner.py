@@ -25,7 +25,7 @@ import nbformat
 from vaecourse.grading.classroom import WORK, CourseError, released, students_to_grade
 from vaecourse.grading.evidence import sha256, verify_submission
 from vaecourse.grading.jobs import JobResult, JobSpec, LocalExecutor
-from vaecourse.grading.merge import merge, write_template
+from vaecourse.grading.merge import merge, unchanged_answers, write_template
 from vaecourse.grading.outcome import (GRADED, NOT_GRADED, Outcome, read_status, write_not_graded_page,
                                        write_status)
 from vaecourse.grading.repair import CannotGrade, repair
@@ -280,7 +280,8 @@ def publish(course: Path, course_db: str, outcome: Outcome, job_dir: Path | None
     changed = tampered(course_db, job_dir / "gradebook.db", assignment) if job_dir and outcome.status == GRADED else ""
     if changed:
         outcome.status, outcome.reason = NOT_GRADED, f"tampered ({changed})"
-    merge(course_db, outcome, job_dir / "gradebook.db" if job_dir else None)
+    unchanged = unchanged_answers(notebook_path(course, "autograded", assignment, student), made.get("autograded"))
+    merge(course_db, outcome, job_dir / "gradebook.db" if job_dir else None, unchanged)
     for kind in RETURNED:
         dest = course / kind / student / assignment
         if dest.exists():

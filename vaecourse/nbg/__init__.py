@@ -9,7 +9,9 @@
   fatal), `hidehiddentests` (feedback without hidden tests), `droplinks` (no link a kernel left
   is followed when nbgrader writes the autograded notebook), `foldhelpers` (feedback shows
   the course helpers as one line), `feedbacklabels` (feedback names each graded cell by its
-  exercise; an answer not yet graded by hand is "to be graded", not 0).
+  exercise; an answer not yet graded by hand is "to be graded", not 0), `showrubrics` (the
+  model answer and rubric under each written answer of the autograded notebook, for
+  formgrader), `hiderubrics` (feedback without them).
 - `feedbackpage`: the feedback HTML exporter, nbgrader's template with the course's index
   and headings (it shows what `feedbacklabels` sets).
 - `run`: nbgrader as a subprocess of this interpreter, with this interpreter's bin first

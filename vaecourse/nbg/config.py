@@ -19,6 +19,9 @@ What grading adds (`grading=True`), each a documented decision:
    helpers as one line (`FoldHelpers`): the page is about the student's work. Its index
    and headings name the exercises, and a written answer nobody has graded yet shows
    "to be graded", not 0 (`FeedbackLabels`, shown by the `FeedbackPage` exporter).
+4. The grader reads each written answer's model answer and rubric under it in formgrader
+   (`ShowRubrics` adds them to the autograded notebook after the scores are saved, from the
+   released source); the student never sees them (`HideRubrics` takes them out of feedback).
 """
 from pathlib import Path
 
@@ -84,16 +87,18 @@ def _grading(c, max_output_chars: int) -> None:
     from vaecourse.nbg.feedbackpage import FeedbackPage
     from vaecourse.nbg.foldhelpers import FoldHelpers
     from vaecourse.nbg.hidehiddentests import HideHiddenTests
+    from vaecourse.nbg.hiderubrics import HideRubrics
+    from vaecourse.nbg.showrubrics import ShowRubrics
     from vaecourse.nbg.stderrnotcounted import StderrNotCounted
 
     c.Autograde.autograde_preprocessors = [
         Execute, DropLinks, CapOutput, StderrNotCounted, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
-        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata, ShowRubrics,
     ]
     c.CapOutput.max_chars = max_output_chars
     c.LimitOutput.max_lines = 200
     c.LimitOutput.max_traceback = 40
-    c.GenerateFeedback.preprocessors = [GetGrades, FeedbackLabels, FoldHelpers, HideHiddenTests,
+    c.GenerateFeedback.preprocessors = [GetGrades, HideRubrics, FeedbackLabels, FoldHelpers, HideHiddenTests,
                                          CSSHTMLHeaderPreprocessor]
     c.GenerateFeedback.exporter_class = FeedbackPage
     # nbgrader's commands default to course_id "", a course the gradebook does not hold: sqlite
