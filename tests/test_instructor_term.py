@@ -300,12 +300,13 @@ def test_a_regrade_of_an_unchanged_answer_keeps_the_manual_grade(manual_round):
 
 
 @pytest.mark.slow
-def test_after_a_regrade_feedback_makes_the_page_with_the_hand_grade_again(manual_round):
-    """A grading job makes its page from its own gradebook, which holds no hand grades: the regraded
-    page says "to be graded" (the README says so) until `feedback` makes it from the course gradebook."""
+def test_a_regraded_page_shows_the_hand_grade_it_kept(manual_round):
+    """A grading job makes its page from its own gradebook, which holds no hand grades; autograde makes
+    the page of a notebook with a kept hand grade again from the course gradebook, as `feedback` does."""
+    assert "feedback made again from the gradebook for 1 notebooks with hand grades" in manual_round["regrade"].stdout
     regraded, again = (" ".join(manual_round[key].split()) for key in ("feedback_regraded", "feedback_again"))
-    assert "to be graded" in regraded and MANUAL_COMMENT not in regraded
-    assert "1.5 / 2" in again and MANUAL_COMMENT in again and "to be graded" not in again
+    assert "1.5 / 2" in regraded and MANUAL_COMMENT in regraded and "to be graded" not in regraded
+    assert regraded == again
 
 
 # --- 5. make lab as root -------------------------------------------------------------------------

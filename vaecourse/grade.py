@@ -172,6 +172,28 @@ def regenerate_feedback(course: Path, db_url: str, assignments: list[str]) -> No
         print(f"feedback for {assignment}: {course / 'feedback'}/<student>/{assignment}/")
 
 
+def refresh_hand_graded_feedback(course: Path, db_url: str, outcomes: list) -> int:
+    """Make again, from the course gradebook, the feedback page of every notebook just graded that
+    holds a hand grade; return how many.
+
+    A grading job makes its page from its own gradebook, which has no hand grades, so the page of a
+    written answer whose hand grade the merge kept (an unchanged answer, vaecourse.grading.merge)
+    would say "to be graded". One nbgrader generate_feedback per such notebook: regrades with hand
+    grades are few, and the other students' pages stay as they are.
+    """
+    from vaecourse.grading.outcome import GRADED
+    from vaecourse.nbg.gradebook import open_gradebook
+
+    regraded = [o for o in outcomes if o.status == GRADED and not o.kept]
+    with open_gradebook(db_url) as gb:
+        hand_graded = [(o.assignment, o.student) for o in regraded
+                       if any(grade.manual_score is not None for grade in
+                              gb.find_submission_notebook(o.assignment, o.assignment, o.student).grades)]
+    for assignment, student in hand_graded:
+        classroom.run_in_course(["generate_feedback", assignment, "--student", student, "--force"], course, db_url)
+    return len(hand_graded)
+
+
 def quiet_library_warnings() -> None:
     """nbgrader 0.9's gradebook API triggers SQLAlchemy 'not in session' warnings on every new
     submission (harmless, nbgrader's own); keep them off the instructor's terminal."""
@@ -280,6 +302,8 @@ def _autograde(args, course: Path, db_url: str, isolation) -> None:
     kept = sum(o.kept for o in outcomes)
     if kept:
         print(f"kept {kept} notebooks graded earlier from the same submitted bytes (--force grades them again)")
+    if refreshed := refresh_hand_graded_feedback(course, db_url, outcomes):
+        print(f"feedback made again from the gradebook for {refreshed} notebooks with hand grades")
     export(course, db_url, args.csv, options=args)
 
 
