@@ -52,7 +52,7 @@ figures: setup  ## remake figures/ from the masters 01, 05, 06 in full mode (7 m
 offline-data: setup  ## write the offline MNIST set (5,000 real digits) into data/
 	$(BIN)/python -m vaecourse.offline_mnist data
 
-test: setup  ## run every test (offline, about 40 minutes on 2 cores; lists the slowest tests and every skip with its reason)
+test: setup  ## run every test (offline, about 30 minutes on 2 cores; lists the slowest tests and every skip with its reason)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=30 -rs $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
 

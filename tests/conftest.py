@@ -49,13 +49,17 @@ def pytest_generate_tests(metafunc):
 # Starting the longest files first (longest-processing-time-first scheduling) keeps both workers busy
 # until the short unit-test files fill the gaps. The list comes from the per-file seconds that every
 # `make test` prints at its end ("slowest test files"); files not listed keep their alphabetical order.
-SLOWEST_FILES_FIRST = [
-    "test_grading_end_to_end.py", "test_hostile_submissions.py", "test_instructor_term.py",
-    "test_grading_dask.py", "test_collect_hostile.py", "test_standalone.py", "test_browser.py",
-    "test_mistakes_10.py", "test_mistakes_09.py", "test_mistakes_03.py", "test_mistakes_02.py",
-    "test_mistakes_04.py", "test_mistakes_08.py", "test_mistakes_07.py", "test_mistakes_05.py",
-    "test_mistakes_06.py", "test_mistakes_01.py", "test_validate.py", "test_notebook_figures.py",
-    "test_environments.py", "test_feedback_pages.py", "test_exports.py", "test_check_blame.py",
+SLOWEST_FILES_FIRST = [  # seconds in the fresh-clone CI of 2026-12-01 (26:51 of pytest in all)
+    "test_grading_end_to_end.py",  # 666
+    "test_hostile_submissions.py",  # 323
+    "test_grading_dask.py",  # 302
+    "test_standalone.py",  # 266
+    "test_instructor_term.py",  # 165
+    "test_mistakes_10.py", "test_validate.py", "test_mistakes_09.py", "test_collect_hostile.py",  # 158-113
+    "test_mistakes_08.py", "test_mistakes_05.py", "test_build.py", "test_mistakes_07.py",  # 85-69
+    "test_exports.py", "test_mistakes_06.py", "test_mistakes_04.py", "test_gpu_check.py",  # 64-56
+    "test_mistakes_03.py", "test_mistakes_02.py", "test_browser.py", "test_mistakes_01.py",  # 53-43
+    "test_reference_figures.py", "test_feedback_pages.py", "test_sandbox.py", "test_notebook_figures.py",
 ]
 
 
