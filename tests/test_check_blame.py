@@ -117,9 +117,15 @@ EXERCISE_03 = {"decoder": "Exercise 3.2 Decoder", "reparameterize": "Exercise 3.
 EARLIER_MISTAKES_03 = sorted(key for key, m in CATALOGUE_03.mistakes.items() if m.cell in EXERCISE_03)
 
 
+CONV_VAE_CHECK = ("03_decoder", "test_conv_vae")  # (notebook, check cell)
+
+
 def with_mistake_03(key: str) -> dict:
-    return notebook_namespace({CATALOGUE_03.mistakes[key].cell: CATALOGUE_03.edited_source(key)},
-                              "03_decoder", "test_conv_vae")
+    return notebook_namespace({CATALOGUE_03.mistakes[key].cell: CATALOGUE_03.edited_source(key)}, *CONV_VAE_CHECK)
+
+
+def run_conv_vae_check(namespace: dict, as_graded: bool) -> None:
+    run_check(namespace, as_graded, *CONV_VAE_CHECK)
 
 
 @pytest.mark.parametrize("mistake", EARLIER_MISTAKES_03)
@@ -128,7 +134,7 @@ def test_the_students_conv_vae_check_passes_or_names_the_earlier_exercise(mistak
     one they cannot see (a missing sigmoid keeps every shape) lets a right ConvVAE pass."""
     earlier = EXERCISE_03[CATALOGUE_03.mistakes[mistake].cell]
     try:
-        run_check(with_mistake_03(mistake), False, "03_decoder", "test_conv_vae")
+        run_conv_vae_check(with_mistake_03(mistake), as_graded=False)
     except CheckFailed as error:
         assert str(error).startswith(f"Exercise 3.4 ConvVAE: your ConvVAE may be right, but {earlier} is not"), error
 
@@ -138,15 +144,15 @@ def test_the_students_conv_vae_check_passes_or_names_the_earlier_exercise(mistak
 def test_shape_value_and_gradient_mistakes_of_3_2_and_3_3_are_named(mistake):
     earlier = EXERCISE_03[CATALOGUE_03.mistakes[mistake].cell]
     with pytest.raises(CheckFailed, match=f"but {earlier} is not"):
-        run_check(with_mistake_03(mistake), False, "03_decoder", "test_conv_vae")
+        run_conv_vae_check(with_mistake_03(mistake), as_graded=False)
 
 
 @pytest.mark.parametrize("mistake", EARLIER_MISTAKES_03)
 def test_the_grader_judges_conv_vae_with_the_courses_parts_and_restores_the_students(mistake):
     namespace = with_mistake_03(mistake)
-    name = {"decoder": "Decoder", "reparameterize": "reparameterize"}[CATALOGUE_03.mistakes[mistake].cell]
+    name = EXERCISE_03[CATALOGUE_03.mistakes[mistake].cell].split()[-1]  # "Exercise 3.2 Decoder" -> Decoder
     students = namespace[name]
-    run_check(namespace, True, "03_decoder", "test_conv_vae")  # no error: a right ConvVAE keeps its points
+    run_conv_vae_check(namespace, as_graded=True)  # no error: a right ConvVAE keeps its points
     assert namespace[name] is students, f"{name} was not given back after the check"
 
 
