@@ -23,7 +23,8 @@ from itertools import zip_longest
 
 import pytest
 
-from harness import autograde, filled_student, load_master, solution_sources
+from harness import autograde, filled_student, load_master, load_student, solution_sources
+from vaecourse.verdicts import verdicts_for
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Catalogue:
         self.prefixes = (f"CheckFailed: Exercise {number}.",) + (
             (f"AssertionError: Exercise {number}.",) if assertion_errors_count else ())
         self.min_mistakes, self.min_correct = min_mistakes, min_correct
+        self.graded_outside = bool(verdicts_for(notebook))  # its tests are judged by the grader (vaecourse.verdicts)
 
     # ------------------------------------------------------------ submissions
 
@@ -133,7 +135,7 @@ class Catalogue:
 
     def submissions(self) -> dict:
         """Every submission of the catalogue by student name."""
-        out = {"perfect": filled_student(self.notebook)}
+        out = {"perfect": filled_student(self.notebook), "blank": load_student(self.notebook)}
         for group in self.groups():
             out[self.submission_name(group)] = self.submission_with(group)
         for key, replace in self.correct.items():
@@ -186,7 +188,7 @@ class CatalogueTests:
         if self.catalogue.tests:
             assert sorted(perfect.scores) == sorted(self.catalogue.tests)
         assert perfect.max_total() == self.catalogue.full_marks
-        assert perfect.total() == perfect.max_total(), perfect.errors
+        assert perfect.total() == perfect.max_total(), (perfect.errors, perfect.parts)
 
     @pytest.mark.slow
     def test_mistake_loses_points_on_the_right_test_with_a_teaching_message(self, graded, mistake):
@@ -195,10 +197,29 @@ class CatalogueTests:
         catalogue.check_lost(mistake, result.lost())
         test, words = catalogue.mistakes[mistake].test, catalogue.mistakes[mistake].message
         message = result.errors.get(test, "")
-        assert message.startswith(catalogue.prefixes), message
-        assert words in message, f"the message should name the likely cause ({words!r}): {message}"
+        verdict = result.verdict_messages(test)
+        if catalogue.graded_outside:
+            assert verdict, f"no part of {test}'s grader-side verdict lost points: {result.parts.get(test)}"
+        if message:
+            assert message.startswith(catalogue.prefixes), message
+        # the visible check names the cause, or (when it blames an earlier exercise the submission
+        # also got wrong) the grader-side verdict, which judges with the course's earlier exercises
+        assert words in message or words in verdict, \
+            f"the feedback should name the likely cause ({words!r}):\nvisible check: {message}\nverdict: {verdict}"
+
+    @pytest.mark.slow
+    def test_blank_notebook_loses_every_point(self, graded):
+        """nbgrader validate --invert through the grading path: the unchanged student notebook earns
+        nothing, and every part of every grader-side verdict says why."""
+        blank = graded["blank"]
+        assert blank.total() == 0, {gid: s.score for gid, s in blank.scores.items() if s.score}
+        if self.catalogue.graded_outside:
+            for gid, verdict in verdicts_for(self.catalogue.notebook).items():
+                parts = blank.parts.get(gid, [])
+                assert [p["name"] for p in parts] == [p.name for p in verdict.parts], (gid, parts)
+                assert all(p["earned"] == 0 and p["message"] for p in parts), (gid, parts)
 
     @pytest.mark.slow
     def test_correct_alternative_gets_full_marks(self, graded, alternative):
         result = graded[f"correct_{alternative}"]
-        assert result.total() == result.max_total() == self.catalogue.full_marks, result.errors
+        assert result.total() == result.max_total() == self.catalogue.full_marks, (result.errors, result.parts)

@@ -21,6 +21,7 @@ from vaecourse.nbg.gradebook import open_gradebook
 from vaecourse.nbg.config import config_text
 from vaecourse.nbg.layout import write_course_source
 from vaecourse.nbg.run import run_nbgrader, tool_env
+from vaecourse.verdicts.core import MIME as VERDICT_MIME
 
 
 def load_master(name: str):
@@ -68,9 +69,14 @@ class CellScore:
 
 @dataclass
 class Graded:
-    """One student's autograded notebook: scores and error messages by grade_id."""
+    """One student's autograded notebook: scores, error messages and grader-side parts by grade_id."""
     scores: dict
     errors: dict  # grade_id -> "ExceptionName: message" of the test cell, if it failed
+    parts: dict = None  # grade_id -> [{"name", "points", "earned", "message"}] of its verdict (vaecourse.verdicts)
+
+    def verdict_messages(self, gid: str) -> str:
+        """The messages of the parts of test `gid` that lost points, one per line."""
+        return "\n".join(p["message"] for p in (self.parts or {}).get(gid, []) if p["earned"] < p["points"])
 
     def total(self) -> float:
         return sum(s.score for s in self.scores.values())
@@ -90,16 +96,19 @@ def page_text(page_html: str) -> str:
     return " ".join(text.split())
 
 
-def _errors(path: Path) -> dict[str, str]:
-    errors = {}
+def _errors(path: Path) -> tuple[dict[str, str], dict[str, list]]:
+    """(error message by cell, verdict parts by grade_id) of an autograded notebook."""
+    errors, parts = {}, {}
     if not path.is_file():
-        return errors
+        return errors, parts
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 errors[grade_id(cell) or cell.get("id", "?")] = f"{output.ename}: {output.evalue}"
-    return errors
+            if output.get("output_type") == "execute_result" and VERDICT_MIME in output.get("data", {}):
+                parts[grade_id(cell)] = output["data"][VERDICT_MIME]["parts"]
+    return errors, parts
 
 
 def autograde(name: str, submissions: dict[str, "nbformat.NotebookNode"], workdir: Path,
@@ -130,8 +139,8 @@ def autograde(name: str, submissions: dict[str, "nbformat.NotebookNode"], workdi
                 continue
             scores = {grade.name: CellScore(grade.score, grade.max_score)
                       for grade in submission.grades if grade.cell.cell_type == "code"}
-            errors = _errors(workdir / "autograded" / student / name / f"{name}.ipynb")
-            graded[student] = Graded(scores, errors)
+            errors, parts = _errors(workdir / "autograded" / student / name / f"{name}.ipynb")
+            graded[student] = Graded(scores, errors, parts)
     return graded, log
 
 

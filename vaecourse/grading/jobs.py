@@ -173,6 +173,7 @@ def _context():
         _short_multiprocessing_tempdir()
         _CONTEXT = multiprocessing.get_context("forkserver")
         _CONTEXT.set_forkserver_preload(["nbgrader.apps", "vaecourse.grading.jobs", "vaecourse.nbg.sandboxedexecute",
+                                         "vaecourse.nbg.verdictexecute",
                                          "vaecourse.nbg.capoutput", "vaecourse.nbg.droplinks",
                                          "vaecourse.nbg.stderrnotcounted", "vaecourse.nbg.hidehiddentests",
                                          "vaecourse.nbg.showrubrics"])

@@ -43,6 +43,7 @@ def configure(c, grading: bool = False, cell_timeout: int | None = None, *, root
     data_dir shown read-only), or None.
     """
     _course(c)
+    _verdicts(c)
     timeout = CELL_TIMEOUT_S if cell_timeout is None else int(cell_timeout)
     c.Execute.timeout = timeout
     c.ExecutePreprocessor.timeout = timeout
@@ -76,9 +77,21 @@ def _course(c) -> None:
     ]
 
 
+def _verdicts(c) -> None:
+    """Autograde scores each graded test cell with its grader-side verdict (`VerdictExecute`)."""
+    from nbgrader.converters.autograde import Autograde
+    from nbgrader.preprocessors import Execute
+
+    from vaecourse.nbg.verdictexecute import VerdictExecute
+
+    current = (c.Autograde.get("autograde_preprocessors")
+               or Autograde.class_traits()["autograde_preprocessors"].default())
+    c.Autograde.autograde_preprocessors = [VerdictExecute if p is Execute else p for p in current]
+
+
 def _grading(c, max_output_chars: int) -> None:
     from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute, GetGrades, IgnorePattern,
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern,
                                         LimitOutput, SaveAutoGrades)
 
     from vaecourse.nbg.capoutput import CapOutput
@@ -90,9 +103,10 @@ def _grading(c, max_output_chars: int) -> None:
     from vaecourse.nbg.hiderubrics import HideRubrics
     from vaecourse.nbg.showrubrics import ShowRubrics
     from vaecourse.nbg.stderrnotcounted import StderrNotCounted
+    from vaecourse.nbg.verdictexecute import VerdictExecute
 
     c.Autograde.autograde_preprocessors = [
-        Execute, DropLinks, CapOutput, StderrNotCounted, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+        VerdictExecute, DropLinks, CapOutput, StderrNotCounted, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
         SaveAutoGrades, AssignLatePenalties, CheckCellMetadata, ShowRubrics,
     ]
     c.CapOutput.max_chars = max_output_chars

@@ -18,9 +18,9 @@ def sandboxed_execute_class():
     `c.Execute.kernel_manager_class` has no effect: the preprocessor itself is replaced.
     Configuration of Execute (timeout, interrupt_on_timeout, ...) still applies to it.
     """
-    from nbgrader.preprocessors import Execute
+    from vaecourse.nbg.verdictexecute import VerdictExecute
 
-    class SandboxedExecute(Execute):
+    class SandboxedExecute(VerdictExecute):
         def __init__(self, *args, **kwargs):
             kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
             super().__init__(*args, **kwargs)
@@ -43,10 +43,13 @@ def configure_nbgrader(config, isolation: Isolation, *, workdir: str | None = No
     from nbgrader.converters.autograde import Autograde
     from nbgrader.preprocessors import Execute
 
+    from vaecourse.nbg.verdictexecute import VerdictExecute
+
     SandboxedExecute = sandboxed_execute_class()
     current = (config.Autograde.get("autograde_preprocessors")
                or Autograde.class_traits()["autograde_preprocessors"].default())
-    config.Autograde.autograde_preprocessors = [SandboxedExecute if p is Execute else p for p in current]
+    config.Autograde.autograde_preprocessors = [SandboxedExecute if p in (Execute, VerdictExecute) else p
+                                                for p in current]
     km = config.SandboxedKernelManager
     km.bwrap = isolation.bwrap
     km.namespaces = list(isolation.namespaces)

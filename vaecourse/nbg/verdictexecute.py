@@ -1,0 +1,69 @@
+"""VerdictExecute: nbgrader's Execute preprocessor, with each graded test cell scored by the grader.
+
+After a graded test cell with a verdict (`vaecourse.verdicts`) has run in the student's kernel,
+its probe runs in the same kernel on inputs drawn from this run's secret seed, and the verdict
+is judged here, in the grading process (vaecourse/verdicts/core.py says how). The cell's
+outputs then start with
+
+1. an `execute_result` holding the score (nbgrader's partial credit: `SaveAutoGrades` takes the
+   first error or execute_result of a graded cell, so this one decides, whatever the kernel
+   printed or raised after it; execute_results the kernel made in a test cell, whose code
+   returns nothing, are dropped, so a student cannot send a score of their own), with the
+   parts as JSON under `vaecourse.verdicts.core.MIME`,
+2. the report the student reads, one line per part,
+
+followed by what the cell itself printed (its visible check, for the student).
+"""
+import secrets
+import zlib
+
+import nbformat
+import numpy as np
+from nbgrader import utils
+from nbgrader.preprocessors import Execute
+from traitlets import Integer
+
+from vaecourse.masters import grade_id
+from vaecourse.verdicts import verdicts_for
+from vaecourse.verdicts.core import MIME, judge, probe_source, read_outputs, report, score
+
+
+class VerdictExecute(Execute):
+    verdict_seed = Integer(None, allow_none=True, help=(
+        "The seed the verdicts draw their inputs from; None (the default): a new secret seed every "
+        "run. Set it only to reproduce a grading run from its log.")).tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        notebook = ((resources or {}).get("nbgrader") or {}).get("notebook", "")
+        self._verdicts = verdicts_for(notebook) if notebook else {}
+        self._seed = self.verdict_seed if self.verdict_seed is not None else secrets.randbits(63)
+        if self._verdicts:
+            self.log.info("verdicts of %s drawn from seed %d", notebook, self._seed)
+        return super().preprocess(nb, resources, km)
+
+    def preprocess_cell(self, cell, resources, index):
+        cell, resources = super().preprocess_cell(cell, resources, index)
+        verdict = None
+        if cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell):
+            verdict = getattr(self, "_verdicts", {}).get(grade_id(cell))
+        if verdict is not None:
+            self._apply(cell, index, verdict)
+        return cell, resources
+
+    def _apply(self, cell, index, verdict) -> None:
+        rng = np.random.default_rng([self._seed, zlib.crc32(verdict.grade_id.encode())])
+        inputs = verdict.inputs(rng)
+        probe = nbformat.v4.new_code_cell(probe_source(verdict, inputs))
+        try:
+            self.execute_cell(probe, index, store_history=False)
+        finally:
+            self.nb.cells[index] = cell  # nbclient puts the cell it ran at `index`
+        results = judge(verdict, inputs, read_outputs(probe.outputs), self.timeout)
+        total = score(results)
+        parts = [{"name": r.name, "points": r.points, "earned": r.earned, "message": r.message} for r in results]
+        verdict_output = nbformat.v4.new_output(
+            "execute_result", data={"text/plain": repr(float(total)), MIME: {"parts": parts}},
+            execution_count=cell.get("execution_count"))
+        report_output = nbformat.v4.new_output("stream", name="stdout", text=report(verdict, results))
+        kept = [output for output in cell.outputs if output.get("output_type") != "execute_result"]
+        cell.outputs = [verdict_output, report_output, *kept]

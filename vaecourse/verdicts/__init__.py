@@ -1,0 +1,23 @@
+"""The hidden tests, judged by the grader: one module per notebook, named after it without its
+number (`vaecourse/verdicts/elbo.py` for `04_elbo`), each defining `VERDICTS`, a tuple of
+`vaecourse.verdicts.core.Verdict`, one per graded test cell. core.py says how a verdict is run.
+"""
+import importlib
+
+from vaecourse.verdicts.core import Verdict
+
+
+def module_name(notebook: str) -> str:
+    """`04_elbo` -> `vaecourse.verdicts.elbo`."""
+    return "vaecourse.verdicts." + notebook.split("_", 1)[1]
+
+
+def verdicts_for(notebook: str) -> dict[str, Verdict]:
+    """The verdicts of a notebook by grade_id ({} for a notebook without a verdicts module)."""
+    try:
+        module = importlib.import_module(module_name(notebook))
+    except ModuleNotFoundError as error:
+        if error.name != module_name(notebook):
+            raise
+        return {}
+    return {verdict.grade_id: verdict for verdict in module.VERDICTS}

@@ -1,0 +1,443 @@
+"""Grader-side verdicts: the student's kernel only computes, the grader judges.
+
+A hidden test used to run inside the student's kernel, after the student's code, where that
+code could patch `torch.allclose`, IPython's input transformers or the kernel's reply and
+pass it. Now each graded test cell has a `Verdict`, judged in the grading process:
+
+1. `Verdict.inputs(rng)` draws the test's inputs in the grader, from a seed drawn afresh for
+   every grading run (`secrets`), so no submission can know them beforehand.
+2. `probe_source(verdict, inputs)` is the code the grader sends to the student's kernel after
+   the test cell ran: it loads the inputs (`.npy` bytes, never pickle), runs the verdict's
+   `probe` (which calls the student's functions and `emit(name, value)`s what came back,
+   gradients included) and sends each value back at once as plain numbers and `.npy` bytes
+   in a display message of its own MIME type. Nothing it sends says "passed".
+3. `read_outputs` decodes what came back (numpy without pickle, shapes and dtypes checked);
+   anything malformed, missing or sent twice is an error of that value, never a crash.
+4. `judge(verdict, inputs, outputs)` runs each `Part` of the verdict in the grader on those
+   values, with the reference computed here: a part earns its points when its judge raises
+   nothing, else it loses them with the judge's message (what was expected, what came, the
+   likely cause), or with the error the student's code raised on the grader's inputs.
+
+So a kernel can only earn a part by sending the right values for inputs it first saw when
+the probe ran: by computing them. Whatever it patches, fakes or withholds costs its own points.
+`vaecourse/nbg/verdictexecute.py` runs this inside nbgrader's autograde; the verdicts of
+each notebook live in `vaecourse/verdicts/<notebook name>.py`.
+"""
+import base64
+import io
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from vaecourse.checking import CheckFailed
+
+MIME = "application/vnd.vaecourse.verdict+json"
+MAX_ITEMS = 2_000_000  # values per array a probe may send back (a (B, 1, 28, 28) batch is B * 784)
+MESSAGE_CHARS = 400  # an error's text is cut here
+
+# torch dtypes numpy holds as they are; others travel as float32 and are restored by name
+_NUMPY_DTYPES = {"torch.float64", "torch.float32", "torch.float16", "torch.int64", "torch.int32", "torch.int16",
+                 "torch.int8", "torch.uint8", "torch.bool"}
+_TORCH_DTYPES = {str(d): d for d in (torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.int64,
+                                     torch.int32, torch.int16, torch.int8, torch.uint8, torch.bool)}
+
+
+class PartFailed(CheckFailed):
+    """A part of a verdict is not met; the message is for the student."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One graded part of a test cell: what it checks (for the feedback), its points, and its judge.
+
+    judge(case) raises (CheckFailed from vaecourse.checking's expect_* helpers, or PartFailed)
+    when the part is not met; returning means it is.
+    """
+    name: str
+    points: float
+    judge: Callable[["Case"], None]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The grader-side hidden test of one graded test cell.
+
+    inputs(rng) -> {name: numpy array or number}: drawn in the grader from a per-run secret seed.
+    probe: Python run in the student's kernel after the test cell; it sees the student's globals,
+    `inputs` (the same values as torch tensors, arrays as float64/int64/bool as drawn), `emit(name,
+    value)`, `attempt(*names)` (a context manager: an exception inside it is recorded as the result
+    of each of `names`, and the probe goes on), `course_versions(**functions)` (a context manager putting course versions of earlier
+    exercises in the notebook's globals while it runs), `torch`, `np` and `math`.
+    parts: the cell's points split by how students fail; their points add up to the cell's.
+    """
+    grade_id: str
+    exercise: str
+    inputs: Callable[[np.random.Generator], dict]
+    probe: str
+    parts: tuple[Part, ...]
+    helpers: str = ""  # course code the probe needs in the kernel (e.g. the course's earlier functions)
+
+    @property
+    def points(self) -> float:
+        return sum(part.points for part in self.parts)
+
+
+@dataclass
+class Outputs:
+    """What a probe sent back: values by name, and the error that stopped it (if any)."""
+    values: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)
+    problems: dict = field(default_factory=dict)  # name -> why that value cannot be used
+    error: str = ""  # the exception the probe (the student's code) raised, "ExceptionName: message"
+    timed_out: bool = False
+
+
+class Case:
+    """A judge's view of one probe run: the inputs (torch tensors, in the grader) and what came back."""
+
+    def __init__(self, verdict: Verdict, inputs: dict, outputs: Outputs, timeout: float | None = None):
+        self.verdict = verdict
+        self.exercise = verdict.exercise
+        self.inputs = {k: as_tensor(v) for k, v in inputs.items()}
+        self.outputs = outputs
+        self.timeout = timeout
+
+    def __getitem__(self, name: str):
+        """The value the probe emitted as `name`; a missing one fails the part with the reason."""
+        out = self.outputs
+        if name in out.problems:
+            raise PartFailed(f"{self.exercise}: {out.problems[name]}")
+        if name in out.values:
+            return out.values[name]
+        if out.timed_out:
+            raise PartFailed(f"{self.exercise}: your code did not finish on the grader's inputs within "
+                             f"{self.timeout or '?'} s (an endless loop, or far too slow)")
+        if out.error:
+            raise PartFailed(f"{self.exercise}: your code raised {out.error} on the grader's inputs")
+        raise PartFailed(f"{self.exercise}: no result came back from your notebook for this part "
+                         "(did a cell change IPython's hooks or stdout?)")
+
+    def meta(self, name: str) -> dict:
+        """type, dtype, shape, device, requires_grad (tensors) of an emitted value, as the kernel saw it."""
+        self[name]
+        return self.outputs.meta.get(name, {})
+
+    def tensor(self, name: str, cause: str = "return a torch.Tensor") -> torch.Tensor:
+        """The emitted value `name`, which must have been a torch.Tensor."""
+        value = self[name]
+        if not isinstance(value, torch.Tensor) or self.outputs.meta.get(name, {}).get("kind") != "tensor":
+            raise PartFailed(f"{self.exercise}: expected a torch.Tensor, got {describe_meta(self.outputs.meta.get(name, {}))}"
+                             f" - {cause}")
+        return value
+
+
+def as_tensor(value):
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value.copy())
+    return value
+
+
+# ---------------------------------------------------------------- grader -> kernel
+
+def _npy_b64(array: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def encode_inputs(inputs: dict) -> dict:
+    """The inputs as JSON: arrays as base64 .npy, numbers as they are."""
+    encoded = {}
+    for name, value in inputs.items():
+        if isinstance(value, np.ndarray):
+            encoded[name] = {"npy": _npy_b64(value)}
+        elif isinstance(value, (bool, int, float)):
+            encoded[name] = {"value": value}
+        else:
+            raise TypeError(f"verdict input {name!r} must be a numpy array or a number, not {type(value).__name__}")
+    return encoded
+
+
+# The kernel side. It runs as one cell in the student's kernel; everything it defines lives inside a
+# function, so that it leaves no name behind in the notebook and does not rely on a name the student
+# could have replaced (it imports its own modules). The student's code can still patch what it
+# calls (numpy, torch, display): that can only spoil the values it sends, never make wrong ones right.
+_KERNEL = r'''
+def __vaecourse_verdict__(__notebook_globals):
+    import base64, contextlib, io, json, math
+    import numpy as np
+    import torch
+    from IPython.display import display
+
+    def load(entry):
+        if "npy" in entry:
+            return torch.from_numpy(np.load(io.BytesIO(base64.b64decode(entry["npy"])), allow_pickle=False))
+        return entry["value"]
+
+    def encode(value, depth=0):
+        if isinstance(value, torch.Tensor):
+            t = value.detach()
+            meta = {"kind": "tensor", "dtype": str(t.dtype), "shape": list(t.shape), "device": str(t.device),
+                    "requires_grad": bool(value.requires_grad), "grad_fn": value.grad_fn is not None,
+                    "type": type(value).__name__}
+            if t.numel() > MAX_ITEMS:
+                return {"kind": "too_big", "type": "Tensor", "shape": list(t.shape)}
+            t = t.cpu()
+            if str(t.dtype) not in NUMPY_DTYPES:
+                t = t.float()
+            buffer = io.BytesIO()
+            np.save(buffer, np.asarray(t.numpy()), allow_pickle=False)
+            meta["npy"] = base64.b64encode(buffer.getvalue()).decode("ascii")
+            return meta
+        if isinstance(value, np.ndarray):
+            if value.size > MAX_ITEMS or value.dtype == object:
+                return {"kind": "other", "type": "ndarray", "repr": f"an array of dtype {value.dtype}"}
+            buffer = io.BytesIO()
+            np.save(buffer, value, allow_pickle=False)
+            return {"kind": "ndarray", "dtype": str(value.dtype), "shape": list(value.shape),
+                    "npy": base64.b64encode(buffer.getvalue()).decode("ascii")}
+        if isinstance(value, (bool, int, float)) and type(value) in (bool, int, float):
+            return {"kind": "number", "type": type(value).__name__,
+                    "value": value if not isinstance(value, float) or math.isfinite(value) else repr(value)}
+        if isinstance(value, (np.floating, np.integer, np.bool_)):
+            return {"kind": "number", "type": type(value).__name__, "value": value.item() if
+                    not isinstance(value, np.floating) or math.isfinite(value) else repr(value.item())}
+        if isinstance(value, str):
+            return {"kind": "str", "value": value[:200]}
+        if value is None:
+            return {"kind": "none"}
+        if isinstance(value, (tuple, list, torch.Size)) and depth < 3:
+            return {"kind": "sequence", "type": type(value).__name__, "length": len(value),
+                    "items": [encode(v, depth + 1) for v in list(value)[:32]]}
+        if isinstance(value, dict) and depth < 3:
+            return {"kind": "mapping", "items": {str(k): encode(v, depth + 1) for k, v in list(value.items())[:32]}}
+        text = repr(value) if type(value).__repr__ is object.__repr__ else object.__repr__(value)
+        return {"kind": "other", "type": type(value).__name__, "repr": text[:200]}
+
+    emitted = set()
+
+    def send(record):
+        display({MIME: record}, raw=True)
+
+    def emit(name, value):
+        try:
+            record = encode(value)
+        except Exception as error:  # a value that cannot be read out is that value's problem
+            record = {"kind": "unreadable", "error": f"{type(error).__name__}: {error}"[:MESSAGE_CHARS]}
+        record["name"] = str(name)
+        emitted.add(str(name))
+        send(record)
+
+    @contextlib.contextmanager
+    def attempt(*names):
+        try:
+            yield
+        except Exception as error:  # the student's code failed on these values: each says so
+            for name in [n for n in names if str(n) not in emitted]:
+                send({"kind": "raised", "name": str(name), "error": f"{type(error).__name__}: {error}"[:MESSAGE_CHARS]})
+
+    @contextlib.contextmanager
+    def course_versions(**functions):
+        saved = {name: __notebook_globals.get(name, __vaecourse_missing__) for name in functions}
+        __notebook_globals.update(functions)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is __vaecourse_missing__:
+                    __notebook_globals.pop(name, None)
+                else:
+                    __notebook_globals[name] = value
+
+    __vaecourse_missing__ = object()
+    scope = dict(__notebook_globals)
+    scope.update(inputs={k: load(v) for k, v in json.loads(INPUTS).items()}, emit=emit,
+                 attempt=attempt, course_versions=course_versions, torch=torch, np=np, math=math)
+    try:
+        exec(compile(HELPERS, "<course helpers for the grader>", "exec"), scope)
+        exec(compile(PROBE, "<grader probe>", "exec"), scope)
+    except BaseException as error:
+        send({"kind": "error", "name": "", "error": f"{type(error).__name__}: {error}"[:MESSAGE_CHARS]})
+    send({"kind": "done", "name": ""})
+
+
+__vaecourse_verdict__(globals())
+del __vaecourse_verdict__
+'''
+
+
+def probe_source(verdict: Verdict, inputs: dict) -> str:
+    """The cell the grader runs in the student's kernel for `verdict` on `inputs`."""
+    constants = {"MIME": MIME, "MAX_ITEMS": MAX_ITEMS, "MESSAGE_CHARS": MESSAGE_CHARS,
+                 "NUMPY_DTYPES": sorted(_NUMPY_DTYPES), "INPUTS": json.dumps(encode_inputs(inputs)),
+                 "HELPERS": verdict.helpers, "PROBE": verdict.probe}
+    header = "".join(f"    {name} = {value!r}\n" for name, value in constants.items())
+    return _KERNEL.replace("    import base64, contextlib", header + "    import base64, contextlib", 1)
+
+
+# ---------------------------------------------------------------- kernel -> grader
+
+def _load_npy(text: str) -> np.ndarray:
+    array = np.load(io.BytesIO(base64.b64decode(text, validate=True)), allow_pickle=False)
+    if array.dtype == object or array.size > MAX_ITEMS:
+        raise ValueError("not a plain array")
+    return array
+
+
+def decode(record: dict):
+    """A value the kernel sent, as plain Python and torch in the grader; ValueError when malformed."""
+    kind = record.get("kind")
+    if kind == "tensor":
+        dtype = _TORCH_DTYPES.get(record.get("dtype"))
+        array = _load_npy(record["npy"])
+        if dtype is None or list(array.shape) != list(record.get("shape", [])):
+            raise ValueError("a tensor whose dtype or shape does not match its data")
+        return torch.from_numpy(array.copy()).to(dtype)
+    if kind == "ndarray":
+        return _load_npy(record["npy"])
+    if kind == "number":
+        value = record.get("value")
+        if isinstance(value, str):
+            value = float(value)  # 'nan', 'inf', '-inf'
+        if not isinstance(value, (bool, int, float)):
+            raise ValueError("not a number")
+        return value
+    if kind == "str":
+        return str(record.get("value", ""))
+    if kind == "none":
+        return None
+    if kind == "sequence":
+        items = tuple(decode(item) for item in record.get("items", []))
+        return list(items) if record.get("type") == "list" else items
+    if kind == "mapping":
+        return {str(k): decode(v) for k, v in dict(record.get("items", {})).items()}
+    if kind in ("other", "too_big"):
+        return Opaque(record)
+    raise ValueError(f"unknown kind {kind!r}")
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A value the kernel could not send as numbers (a module, a generator, ...): its type and repr."""
+    record: dict
+
+    def __repr__(self) -> str:
+        return describe_meta(self.record)
+
+
+def describe_meta(meta: dict) -> str:
+    """A returned value described from what the kernel said of it, for a message."""
+    kind = meta.get("kind")
+    if kind == "tensor":
+        return f"a tensor of shape {tuple(meta.get('shape', ()))} and dtype {meta.get('dtype')}"
+    if kind == "number":
+        return f"{meta.get('type', 'a number')} {meta.get('value')!r}"
+    if kind == "sequence":
+        return f"a {meta.get('type', 'sequence')} of {meta.get('length', '?')} items"
+    if kind == "none":
+        return "None"
+    if kind == "too_big":
+        return f"a tensor of shape {tuple(meta.get('shape', ()))} (too big to check)"
+    return f"a {meta.get('type', kind or 'value')}"
+
+
+def read_outputs(outputs: list) -> Outputs:
+    """The values a probe sent, from the probe cell's outputs (anything else in them is ignored)."""
+    result = Outputs()
+    for output in outputs:
+        if output.get("output_type") == "error" and not result.error:
+            ename = output.get("ename", "")
+            result.timed_out = ename in ("CellTimeoutError", "TimeoutError", "KeyboardInterrupt")
+            result.error = f"{ename}: {output.get('evalue', '')}"[:MESSAGE_CHARS]
+        if output.get("output_type") not in ("display_data", "execute_result"):
+            continue
+        record = output.get("data", {}).get(MIME)
+        if isinstance(record, str):
+            try:
+                record = json.loads(record)
+            except ValueError:
+                continue
+        if not isinstance(record, dict):
+            continue
+        name = str(record.get("name", ""))
+        if record.get("kind") == "error":
+            if not result.error:
+                result.error = str(record.get("error", ""))[:MESSAGE_CHARS]
+                result.timed_out = result.error.startswith("KeyboardInterrupt")
+            continue
+        if record.get("kind") == "done" or not name:
+            continue
+        if name in result.values or name in result.problems:
+            result.values.pop(name, None)
+            result.problems[name] = f"the value {name!r} came back twice, so neither can be trusted"
+            continue
+        if record.get("kind") == "raised":
+            if name in result.values or name in result.problems:
+                continue  # what came first stands
+            result.problems[name] = f"your code raised {str(record.get('error', ''))[:MESSAGE_CHARS]} on the grader's inputs"
+            continue
+        if record.get("kind") == "unreadable":
+            result.problems[name] = f"the value your code returned could not be read ({record.get('error', '')})"
+            continue
+        try:
+            result.values[name] = decode(record)
+        except (ValueError, KeyError, TypeError, OSError) as error:
+            result.problems[name] = f"the value your code returned could not be read ({type(error).__name__})"
+            continue
+        result.meta[name] = {k: v for k, v in record.items() if k not in ("npy", "items")}
+    return result
+
+
+# ---------------------------------------------------------------- the verdict
+
+@dataclass(frozen=True)
+class PartResult:
+    name: str
+    points: float
+    earned: float
+    message: str = ""  # why it was not earned
+
+
+def judge(verdict: Verdict, inputs: dict, outputs: Outputs, timeout: float | None = None) -> list[PartResult]:
+    """Each part's points, judged in this process on what the kernel sent back."""
+    case = Case(verdict, inputs, outputs, timeout)
+    results = []
+    for part in verdict.parts:
+        try:
+            part.judge(case)
+        except CheckFailed as failure:
+            results.append(PartResult(part.name, part.points, 0.0, str(failure)[:1000]))
+        except Exception as error:  # a judge meeting a value it did not foresee: the part is not shown to be met
+            results.append(PartResult(part.name, part.points, 0.0,
+                                      f"{verdict.exercise}: the value that came back could not be judged "
+                                      f"({type(error).__name__}: {str(error)[:200]})"))
+        else:
+            results.append(PartResult(part.name, part.points, part.points))
+    return results
+
+
+def score(results: list[PartResult]) -> float:
+    return round(sum(r.earned for r in results), 6)
+
+
+REPORT_TITLE = "Graded by the course outside your notebook, on inputs drawn when it was graded"
+
+
+def report(verdict: Verdict, results: list[PartResult]) -> str:
+    """The text the student reads in the feedback, one line per part."""
+    total = score(results)
+    lines = [f"{REPORT_TITLE}: {_points(total)} / {_points(verdict.points)} points"]
+    for r in results:
+        mark = "\u2713" if r.earned == r.points else "\u2717"
+        lines.append(f"  {mark} {r.name} ({_points(r.earned)} / {_points(r.points)})")
+        if r.message:
+            lines.append(f"      {r.message}")
+    return "\n".join(lines) + "\n"
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
