@@ -89,6 +89,19 @@ class Graded:
         return sorted(gid for gid, s in self.scores.items() if s.score < s.max_score)
 
 
+def secret_lines(notebook: str, visible_text: str = "", min_length: int = 20) -> set[str]:
+    """Lines no student may see (spaces collapsed): the grader-side probes and course helpers of the
+    notebook's verdicts, and any in-kernel hidden test line its master still holds; a line the
+    student's own notebook holds (visible_text) does not count."""
+    from vaecourse.masters import hidden_test_lines
+    from vaecourse.verdicts import verdicts_for
+
+    lines = {" ".join(line.split()) for verdict in verdicts_for(notebook).values()
+             for line in (verdict.probe + verdict.helpers).splitlines()}
+    lines = {line for line in lines if len(line) >= min_length and line not in visible_text}
+    return lines | hidden_test_lines(load_master(notebook), visible_text)
+
+
 def page_text(page_html: str) -> str:
     """The text a reader sees in an HTML page: tags removed, entities decoded, spaces collapsed."""
     page_html = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", page_html)
@@ -111,17 +124,26 @@ def _errors(path: Path) -> tuple[dict[str, str], dict[str, list]]:
     return errors, parts
 
 
+PLAIN_NBGRADER = """
+# plain nbgrader: every test judged in the student's kernel, no grader-side verdicts (a control for tests)
+from nbgrader.converters.autograde import Autograde
+c.Autograde.autograde_preprocessors = Autograde.class_traits()["autograde_preprocessors"].default()
+"""
+
+
 def autograde(name: str, submissions: dict[str, "nbformat.NotebookNode"], workdir: Path,
-              data_dir: Path) -> tuple[dict[str, Graded], str]:
+              data_dir: Path, extra_config: str = "") -> tuple[dict[str, Graded], str]:
     """Autograde one notebook for many students with real nbgrader.
 
     Returns (student -> Graded, nbgrader's log). A student missing from the result had
-    a notebook nbgrader could not grade; callers assert on that.
+    a notebook nbgrader could not grade; callers assert on that. extra_config: lines added to
+    the nbgrader_config.py (e.g. PLAIN_NBGRADER).
     """
     env = tool_env({"VAE_COURSE_DATA": str(data_dir)})
     masters = {name: bundle_master(load_master(name), name, {})}
     # VAE_COURSE_TEST_SANDBOX=1: the kernels run in the grading sandbox, as the grading command runs them
-    write_course_source(workdir, masters, config_text(sandbox=bool(os.environ.get("VAE_COURSE_TEST_SANDBOX"))))
+    write_course_source(workdir, masters,
+                        config_text(sandbox=bool(os.environ.get("VAE_COURSE_TEST_SANDBOX"))) + extra_config)
     result = run_nbgrader(["generate_assignment", name, "--force"], workdir, env, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     for student, nb in submissions.items():

@@ -5,15 +5,19 @@ is not used to fail vae_loss's check with `expected 544.927, got -0.806853` and 
 4.1 or 4.2. These tests run the real check cell of vae_loss (Exercise 4.4), and of ConvVAE
 (Exercise 3.4, built from the Decoder of 3.2 and reparameterize of 3.3):
 
-- as the student runs it (the course notebook's cell, no hidden tests) it names the wrong exercise;
-- as the grader runs it (the master's cell, hidden tests included) it judges the exercise with the
-  course's own versions of the earlier ones, and gives the student's back afterwards;
+- as the student runs it (the notebook's check cell) it names the wrong exercise;
+- the grader's verdict (vaecourse/verdicts/, its probe run here in the notebook's namespace as it
+  runs in the kernel) judges the exercise with the course's own versions of the earlier ones, and
+  the probe gives the student's back afterwards;
 - the training cell after vae_loss stops at a negative loss and names the exercises to look at;
 
 and the unit tests of vaecourse.checking.expect_earlier (stop_on_bad_loss: tests/test_runtime_and_checks.py).
 The mistakes are those of the notebooks' catalogues (tests/test_mistakes_03.py, test_mistakes_04.py).
 """
 
+from unittest import mock
+
+import numpy as np
 import pytest
 import torch
 from harness import load_master, load_student
@@ -22,6 +26,8 @@ from test_mistakes_04 import CATALOGUE
 
 from vaecourse.checking import CheckFailed, expect_earlier
 from vaecourse.masters import grade_id, is_test
+from vaecourse.verdicts import verdicts_for
+from vaecourse.verdicts.core import judge, probe_source, read_outputs
 
 NB = "04_elbo"
 EXERCISE = {"reconstruction_loss": "Exercise 4.1 reconstruction_loss", "kl_divergence": "Exercise 4.2 kl_divergence"}
@@ -53,10 +59,25 @@ def with_mistake(key: str, more: dict[str, str] | None = None) -> dict:
     return notebook_namespace({CATALOGUE.mistakes[key].cell: CATALOGUE.edited_source(key), **(more or {})})
 
 
-def run_check(namespace: dict, as_graded: bool, nb: str = NB, check: str = "test_vae_loss") -> None:
-    """A check cell: the master's (visible and hidden tests) or the student's (visible only)."""
-    source = cell_source(load_master(nb) if as_graded else load_student(nb), check)
-    exec(compile(source, check, "exec"), namespace)  # noqa: S102 (the notebook's own cell)
+def run_check(namespace: dict, nb: str = NB, check: str = "test_vae_loss") -> None:
+    """The notebook's check cell (what the student runs)."""
+    exec(compile(cell_source(load_student(nb), check), check, "exec"), namespace)  # noqa: S102 (the notebook's own cell)
+
+
+def verdict_here(namespace: dict, nb: str = NB, check: str = "test_vae_loss", seed: int = 0) -> dict:
+    """The grader's verdict of `check`, its probe run in `namespace` as it runs in the student's kernel
+    (what it would display is collected instead): part name -> (earned, points, message)."""
+    verdict = verdicts_for(nb)[check]
+    inputs = verdict.inputs(np.random.default_rng(seed))
+    shown = []
+    with mock.patch("IPython.display.display", lambda data, raw=False: shown.append(data)):
+        exec(compile(probe_source(verdict, inputs), "probe", "exec"), namespace)  # noqa: S102 (the course's probe)
+    outputs = read_outputs([{"output_type": "display_data", "data": data} for data in shown])
+    return {r.name: (r.earned, r.points, r.message) for r in judge(verdict, inputs, outputs)}
+
+
+def full_marks(parts: dict) -> bool:
+    return all(earned == points for earned, points, _ in parts.values())
 
 
 # ------------------------------------------------------------ the check cell of vae_loss
@@ -66,7 +87,7 @@ def test_the_students_check_names_the_wrong_earlier_exercise(mistake):
     earlier = EXERCISE[CATALOGUE.mistakes[mistake].cell]
     number = " ".join(earlier.split()[:2])
     with pytest.raises(CheckFailed) as error:
-        run_check(with_mistake(mistake), as_graded=False)
+        run_check(with_mistake(mistake))
     message = str(error.value)
     assert message.startswith("Exercise 4.4 vae_loss: your vae_loss may be right, but "), message
     assert f"{earlier} is not" in message and f"fix {number} first" in message, message
@@ -77,24 +98,25 @@ def test_the_grader_judges_vae_loss_with_the_courses_versions_and_restores_the_s
     namespace = with_mistake(mistake)
     name = CATALOGUE.mistakes[mistake].cell
     students = namespace[name]
-    run_check(namespace, as_graded=True)  # no error: a right vae_loss keeps its points
-    assert namespace[name] is students, f"{name} was not given back after the check"
+    parts = verdict_here(namespace)
+    assert full_marks(parts), parts  # a right vae_loss keeps its points
+    assert namespace[name] is students, f"{name} was not given back after the verdict's probe"
 
 
 def test_a_wrong_vae_loss_is_caught_for_its_own_mistake_beside_a_wrong_earlier_one():
     def both_wrong():
         return with_mistake("kl_wrong_sign", {"vae_loss": CATALOGUE.edited_source("loss_sum_over_batch")})
 
-    with pytest.raises(CheckFailed, match="take the MEAN"):
-        run_check(both_wrong(), as_graded=True)
+    parts = verdict_here(both_wrong())
+    assert not full_marks(parts) and any("take the MEAN" in message for _, _, message in parts.values()), parts
     with pytest.raises(CheckFailed, match="Exercise 4.2 kl_divergence is not"):
-        run_check(both_wrong(), as_graded=False)
+        run_check(both_wrong())
 
 
 def test_the_right_answers_pass_both_ways(capsys):
-    for as_graded in (False, True):
-        run_check(notebook_namespace(), as_graded)
-    assert capsys.readouterr().out.count("\u2713 Exercise 4.4 vae_loss") == 2
+    run_check(notebook_namespace())
+    assert capsys.readouterr().out.count("\u2713 Exercise 4.4 vae_loss") == 1
+    assert full_marks(verdict_here(notebook_namespace()))
 
 
 def test_the_training_cell_stops_at_a_negative_loss_and_names_the_exercises(offline_data, monkeypatch):
@@ -124,8 +146,8 @@ def with_mistake_03(key: str) -> dict:
     return notebook_namespace({CATALOGUE_03.mistakes[key].cell: CATALOGUE_03.edited_source(key)}, *CONV_VAE_CHECK)
 
 
-def run_conv_vae_check(namespace: dict, as_graded: bool) -> None:
-    run_check(namespace, as_graded, *CONV_VAE_CHECK)
+def run_conv_vae_check(namespace: dict) -> None:
+    run_check(namespace, *CONV_VAE_CHECK)
 
 
 @pytest.mark.parametrize("mistake", EARLIER_MISTAKES_03)
@@ -134,7 +156,7 @@ def test_the_students_conv_vae_check_passes_or_names_the_earlier_exercise(mistak
     one they cannot see (a missing sigmoid keeps every shape) lets a right ConvVAE pass."""
     earlier = EXERCISE_03[CATALOGUE_03.mistakes[mistake].cell]
     try:
-        run_conv_vae_check(with_mistake_03(mistake), as_graded=False)
+        run_conv_vae_check(with_mistake_03(mistake))
     except CheckFailed as error:
         assert str(error).startswith(f"Exercise 3.4 ConvVAE: your ConvVAE may be right, but {earlier} is not"), error
 
@@ -144,7 +166,7 @@ def test_the_students_conv_vae_check_passes_or_names_the_earlier_exercise(mistak
 def test_shape_value_and_gradient_mistakes_of_3_2_and_3_3_are_named(mistake):
     earlier = EXERCISE_03[CATALOGUE_03.mistakes[mistake].cell]
     with pytest.raises(CheckFailed, match=f"but {earlier} is not"):
-        run_conv_vae_check(with_mistake_03(mistake), as_graded=False)
+        run_conv_vae_check(with_mistake_03(mistake))
 
 
 @pytest.mark.parametrize("mistake", EARLIER_MISTAKES_03)
@@ -152,8 +174,9 @@ def test_the_grader_judges_conv_vae_with_the_courses_parts_and_restores_the_stud
     namespace = with_mistake_03(mistake)
     name = EXERCISE_03[CATALOGUE_03.mistakes[mistake].cell].split()[-1]  # "Exercise 3.2 Decoder" -> Decoder
     students = namespace[name]
-    run_conv_vae_check(namespace, as_graded=True)  # no error: a right ConvVAE keeps its points
-    assert namespace[name] is students, f"{name} was not given back after the check"
+    parts = verdict_here(namespace, *CONV_VAE_CHECK)
+    assert full_marks(parts), parts  # a right ConvVAE keeps its points
+    assert namespace[name] is students, f"{name} was not given back after the verdict's probe"
 
 
 # ------------------------------------------------------------ expect_earlier

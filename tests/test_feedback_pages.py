@@ -2,20 +2,18 @@
 
 One small notebook (04_elbo), two students, graded with the course's grading configuration:
 `right` (the model answers, and a written answer nobody has graded yet) and
-`visible_fail` (kl_divergence sums over the batch, so the visible check of 4.2 fails
-before its hidden tests run).
+`visible_fail` (kl_divergence sums over the batch: the visible check of 4.2 fails, and of the
+grader's verdict it earns only the gradients part, which a sum over everything gets right).
 """
-import re
 import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
+from harness import filled_student, load_master, load_student, page_text
 from traitlets.config import Config
 
-from harness import filled_student, load_master, load_student, page_text
 from vaecourse.bundling import bundle_master
-from vaecourse.masters import hidden_test_lines
 from vaecourse.nbg.config import config_text, configure
 from vaecourse.nbg.foldhelpers import is_helpers_cell
 from vaecourse.nbg.gradebook import open_gradebook
@@ -23,6 +21,8 @@ from vaecourse.nbg.hiderubrics import HideRubrics
 from vaecourse.nbg.layout import notebook_path, write_course_source
 from vaecourse.nbg.run import run_nbgrader, tool_env
 from vaecourse.nbg.showrubrics import MARK, ShowRubrics, is_rubric_cell, quoted, rubric_cell
+from vaecourse.verdicts import verdicts_for
+from vaecourse.verdicts.core import MIME, REPORT_TITLE
 
 NAME = "04_elbo"
 PAGE_BEFORE = 424_978  # bytes of `right`'s page before the helpers were folded (measured on 04_elbo)
@@ -97,27 +97,31 @@ def test_the_page_holds_no_helper_code_but_the_students_work(course):
 
 
 @pytest.mark.slow
-def test_no_hidden_test_line_on_any_page(course):
-    secret = hidden_test_lines(load_master(NAME), nbformat.writes(load_student(NAME)))
-    assert secret
+def test_no_probe_code_no_input_and_no_bare_score_on_any_page(course):
+    """The grader's probes and inputs never reach a page: a probe runs beside the notebook, not in it."""
+    probe_lines = {" ".join(line.split()) for verdict in verdicts_for(NAME).values()
+                   for line in (verdict.probe + verdict.helpers).splitlines() if len(line.strip()) >= 20}
+    assert len(probe_lines) > 10
     for student in ("right", "visible_fail"):
-        text = page_text(page(course, student))
-        shown = [line for line in secret if line in text]
+        raw = page(course, student)
+        text = page_text(raw)
+        shown = [line for line in probe_lines if line in text]
         assert not shown, (student, shown[:3])
-
-
-def _hidden_verdicts(page_html: str) -> list[str]:
-    return re.findall(r"# hidden tests \(part of this cell's \d+ points\): ([a-z]+(?: run \([^)]*\))?)",
-                      page_text(page_html))
+        assert MIME not in raw and "__vaecourse_verdict__" not in raw and "Out[" not in text, student
+        autograded = nbformat.read(notebook_path(course, "autograded", NAME, student), as_version=4)
+        assert "emit(" not in nbformat.writes(autograded)  # nor in the notebook formgrader shows
 
 
 @pytest.mark.slow
-def test_hidden_tests_not_run_when_the_visible_check_failed(course):
-    verdicts = _hidden_verdicts(page(course, "visible_fail"))
-    # 4.1, 4.2, 4.3 and the two regions of 4.4 (graded with the course's own 4.1 and 4.2);
-    # 4.2's visible check fails first, so its hidden tests never ran
-    assert verdicts == ["passed", "not run (the visible check above failed first)", "passed", "passed", "passed"]
-    assert set(_hidden_verdicts(page(course, "right"))) == {"passed"}
+def test_the_page_shows_each_part_of_the_verdict(course):
+    text = page_text(page(course, "visible_fail"))
+    assert text.count(REPORT_TITLE) == 4
+    assert "0.5 / 3 points" in text
+    assert "\u2717 one value per image, for any batch and latent size (0 / 1)" in text
+    assert "Exercise 4.2 kl_divergence: expected shape (1,), got () - a single number" in text
+    assert "\u2713 the gradients with respect to mu and logvar (0.5 / 0.5)" in text
+    right = page_text(page(course, "right"))
+    assert right.count(REPORT_TITLE) == 4 and "\u2717" not in right
 
 
 @pytest.mark.slow
@@ -125,7 +129,7 @@ def test_the_index_and_headings_name_the_exercises(course):
     text = page_text(page(course, "visible_fail"))
     index = text[:text.index("04 · The ELBO")]
     assert "Test cell" not in index and "Written response" not in index, index
-    for entry in ["Exercise 4.1 reconstruction_loss — 3 / 3", "Exercise 4.2 kl_divergence — 0 / 3",
+    for entry in ["Exercise 4.1 reconstruction_loss — 3 / 3", "Exercise 4.2 kl_divergence — 0.5 / 3",
                   "Exercise 4.3 kl_monte_carlo — 2 / 2", "Exercise 4.4 vae_loss — 3 / 3"]:
         assert entry in index, index
         assert text.count(entry) == 2, entry  # in the index and above the cell
@@ -141,7 +145,7 @@ def test_an_ungraded_written_answer_is_to_be_graded_not_zero(course):
     assert WRITTEN in text
     # the student who left YOUR ANSWER HERE gets nbgrader's 0 for no answer: nothing left to grade
     text = page_text(page(course, "visible_fail"))
-    assert "Question 4.5 — 0 / 2" in text and "(Score: 8 / 13)" in text, text[:300]
+    assert "Question 4.5 — 0 / 2" in text and "(Score: 8.5 / 13)" in text, text[:300]
 
 
 @pytest.mark.slow

@@ -22,11 +22,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from harness import grading_env, load_student, page_text
+from harness import grading_env, load_student, page_text, secret_lines
 from hostile_attacks import ANSWER, ATTACKS, BLANK, TOP, attack_source
 from simulated_class import filled, first_exercise
 from test_grading_end_to_end import grade_cli, read_csv
-from vaecourse.masters import SOLUTIONS_DIR, STUDENT_DIR, grade_id, hidden_test_lines, strip_markers
+from vaecourse.masters import SOLUTIONS_DIR, STUDENT_DIR, grade_id, strip_markers
 
 NOTEBOOKS = ["01_mnist", "02_encoder"]
 TIMESTAMP = "2026-11-01 12:00:00.000000 UTC"
@@ -80,14 +80,15 @@ def processes_in(folder: Path) -> list:
 
 
 def secrets(notebook: str) -> tuple[set[str], set[str]]:
-    """(hidden test lines, model-answer lines) of a notebook that its student version does not hold."""
+    """(the grader's probe and hidden test lines, model-answer lines) of a notebook that its student
+    version does not hold."""
     master = nbformat.read(SOLUTIONS_DIR / f"{notebook}.ipynb", as_version=4)
     student = nbformat.read(STUDENT_DIR / f"{notebook}.ipynb", as_version=4)
     student_text = " ".join(" ".join(cell.source.split()) for cell in student.cells)
     answers = {" ".join(line.split()) for cell in master.cells if cell.cell_type == "code"
                and cell.metadata.get("nbgrader", {}).get("solution") for line in strip_markers(cell.source).splitlines()}
     answers = {line for line in answers if len(line) >= 24 and line not in student_text}
-    return hidden_test_lines(master, student_text), answers
+    return secret_lines(notebook, student_text), answers
 
 
 @pytest.fixture(scope="module")

@@ -43,10 +43,9 @@ from pathlib import Path
 import nbformat
 
 from vaecourse.masters import grade_id, is_course_cell
-from vaecourse.nbg.config import configure
+from vaecourse.nbg.config import TIMEOUT_ERRORS, configure
 from vaecourse.nbg.layout import notebook_path
 
-TIMEOUT_ERRORS = {"KeyboardInterrupt", "CellTimeoutError", "TimeoutError"}
 
 
 @dataclass(frozen=True)

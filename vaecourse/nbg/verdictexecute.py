@@ -24,8 +24,9 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
 from vaecourse.masters import grade_id
+from vaecourse.nbg.config import TIMEOUT_ERRORS
 from vaecourse.verdicts import verdicts_for
-from vaecourse.verdicts.core import MIME, judge, probe_source, read_outputs, report, score
+from vaecourse.verdicts.core import MIME, Outputs, judge, probe_source, read_outputs, report, score
 
 
 class VerdictExecute(Execute):
@@ -53,12 +54,19 @@ class VerdictExecute(Execute):
     def _apply(self, cell, index, verdict) -> None:
         rng = np.random.default_rng([self._seed, zlib.crc32(verdict.grade_id.encode())])
         inputs = verdict.inputs(rng)
-        probe = nbformat.v4.new_code_cell(probe_source(verdict, inputs))
-        try:
-            self.execute_cell(probe, index, store_history=False)
-        finally:
-            self.nb.cells[index] = cell  # nbclient puts the cell it ran at `index`
-        results = judge(verdict, inputs, read_outputs(probe.outputs), self.timeout)
+        if any(output.get("ename") in TIMEOUT_ERRORS for output in cell.outputs if output.get("output_type") == "error"):
+            # The check above ran the same code and did not finish: running it again would only wait
+            # out the cell timeout a second time. Every part is lost, with that reason.
+            outputs = Outputs(error=f"the check above did not finish within {self.timeout} s, so your code was "
+                                    "not run again on the grader's inputs", timed_out=True)
+        else:
+            probe = nbformat.v4.new_code_cell(probe_source(verdict, inputs))
+            try:
+                self.execute_cell(probe, index, store_history=False)
+            finally:
+                self.nb.cells[index] = cell  # nbclient puts the cell it ran at `index`
+            outputs = read_outputs(probe.outputs)
+        results = judge(verdict, inputs, outputs, self.timeout)
         total = score(results)
         parts = [{"name": r.name, "points": r.points, "earned": r.earned, "message": r.message} for r in results]
         verdict_output = nbformat.v4.new_output(

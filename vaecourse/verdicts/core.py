@@ -26,7 +26,6 @@ each notebook live in `vaecourse/verdicts/<notebook name>.py`.
 import base64
 import io
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -34,6 +33,7 @@ import numpy as np
 import torch
 
 from vaecourse.checking import CheckFailed
+from vaecourse.nbg.config import TIMEOUT_ERRORS
 
 MIME = "application/vnd.vaecourse.verdict+json"
 MAX_ITEMS = 2_000_000  # values per array a probe may send back (a (B, 1, 28, 28) batch is B * 784)
@@ -114,8 +114,9 @@ class Case:
         if name in out.values:
             return out.values[name]
         if out.timed_out:
-            raise PartFailed(f"{self.exercise}: your code did not finish on the grader's inputs within "
-                             f"{self.timeout or '?'} s (an endless loop, or far too slow)")
+            detail = out.error if out.error.startswith("the check above") else (
+                f"your code did not finish on the grader's inputs within {self.timeout or '?'} s")
+            raise PartFailed(f"{self.exercise}: {detail} (an endless loop, or far too slow)")
         if out.error:
             raise PartFailed(f"{self.exercise}: your code raised {out.error} on the grader's inputs")
         raise PartFailed(f"{self.exercise}: no result came back from your notebook for this part "
@@ -351,7 +352,7 @@ def read_outputs(outputs: list) -> Outputs:
     for output in outputs:
         if output.get("output_type") == "error" and not result.error:
             ename = output.get("ename", "")
-            result.timed_out = ename in ("CellTimeoutError", "TimeoutError", "KeyboardInterrupt")
+            result.timed_out = ename in TIMEOUT_ERRORS
             result.error = f"{ename}: {output.get('evalue', '')}"[:MESSAGE_CHARS]
         if output.get("output_type") not in ("display_data", "execute_result"):
             continue
@@ -371,14 +372,14 @@ def read_outputs(outputs: list) -> Outputs:
             continue
         if record.get("kind") == "done" or not name:
             continue
-        if name in result.values or name in result.problems:
-            result.values.pop(name, None)
-            result.problems[name] = f"the value {name!r} came back twice, so neither can be trusted"
-            continue
         if record.get("kind") == "raised":
             if name in result.values or name in result.problems:
                 continue  # what came first stands
             result.problems[name] = f"your code raised {str(record.get('error', ''))[:MESSAGE_CHARS]} on the grader's inputs"
+            continue
+        if name in result.values or name in result.problems:
+            result.values.pop(name, None)
+            result.problems[name] = f"the value {name!r} came back twice, so neither can be trusted"
             continue
         if record.get("kind") == "unreadable":
             result.problems[name] = f"the value your code returned could not be read ({record.get('error', '')})"
