@@ -5,8 +5,7 @@ import pytest
 from harness import load_master, load_student, solution_sources
 from hostile_attacks import ATTACKS, attack_source
 from vaecourse.grading.classroom import notebook_names
-from vaecourse.grading.review import scan_source, scan_submission, silent_passes
-from vaecourse.masters import grade_id
+from vaecourse.grading.review import scan_source, scan_submission
 
 
 def whats(source: str) -> set[str]:
@@ -63,17 +62,3 @@ def test_the_hostile_attacks_are_flagged_in_a_submission(tmp_path):
             assert word in flags, (student, word, flags)
     nbformat.write(release, tmp_path / "blank.ipynb")
     assert scan_submission(tmp_path / "blank.ipynb", release) == []  # the course's own cells are not scanned
-
-
-def test_a_pass_that_printed_no_check_mark_is_flagged(tmp_path):
-    release = load_student("01_mnist")
-    nb = load_student("01_mnist")
-    test = next(c for c in nb.cells if grade_id(c) == "test_count_per_class")
-    test.outputs = [nbformat.v4.new_output("stream", name="stdout", text="\u2713 Exercise 1.1: ok\n")]
-    nbformat.write(nb, tmp_path / "a.ipynb")
-    assert silent_passes(tmp_path / "a.ipynb", release, {"test_count_per_class"}) == []
-    test.outputs = []
-    nbformat.write(nb, tmp_path / "a.ipynb")
-    assert silent_passes(tmp_path / "a.ipynb", release, {"test_count_per_class"}) == [
-        "test_count_per_class counted as passed but printed no \u2713 line"]
-    assert silent_passes(tmp_path / "a.ipynb", release, set()) == []  # failed: nothing to say

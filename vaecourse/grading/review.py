@@ -6,9 +6,8 @@ IPython hooks and transformers, NBGRADER_EXECUTION, subprocesses, signals and ki
 imports of the course's model answers (vaecourse.reference) or grading code,
 sqlite3, ctypes, assignments to attributes of torch, math or builtins, exec / eval /
 compile / __import__, sys.modules, and files written at paths outside the working folder
-(absolute, `..`, or computed). A second check reads the autograded notebook: a test cell
-that counted as passed but printed no "✓" line, when its visible check ends with
-`passed(...)` (which prints one), ran differently from how the course wrote it.
+(absolute, `..`, or computed). (Whether a visible check printed its "✓" says nothing of a
+score any more: scores come from the grader-side verdicts, vaecourse/verdicts/.)
 
 A flag is a pointer for a human, never a penalty: nothing here changes a score.
 """
@@ -142,21 +141,6 @@ def scan_submission(submitted: Path, release) -> list[str]:
     return flags
 
 
-def silent_passes(autograded: Path, release, passed_tests: set[str]) -> list[str]:
-    """Test cells counted as passed whose visible check prints a "✓" line, but that printed none."""
-    if not autograded.is_file():
-        return []
-    prints = {grade_id(c) for c in release.cells if c.cell_type == "code" and "passed(" in c.source}
-    flags = []
-    for cell in nbformat.read(autograded, as_version=4).cells:
-        gid = grade_id(cell)
-        if gid in passed_tests and gid in prints:
-            text = "".join(str(o.get("text", "")) for o in cell.get("outputs", []) if o.get("output_type") == "stream")
-            if "\u2713" not in text:
-                flags.append(f"{gid} counted as passed but printed no \u2713 line")
-    return flags
-
-
 def review_lines(course: Path, rows) -> list[str]:
     """'review: <student> <notebook>: <what, where>; ...' for every flagged submission (rows: report.grade_rows)."""
     course = Path(course)
@@ -167,10 +151,7 @@ def review_lines(course: Path, rows) -> list[str]:
         if r.notebook not in releases:
             path = notebook_path(course, "release", r.notebook)
             releases[r.notebook] = nbformat.read(path, as_version=4) if path.is_file() else nbformat.v4.new_notebook()
-        passed = {t.item for t in rows if t.level == "test" and t.student == r.student and t.notebook == r.notebook
-                  and t.kind == "auto" and t.score is not None and t.score >= t.max_score > 0}
         flags = scan_submission(notebook_path(course, "submitted", r.notebook, r.student), releases[r.notebook])
-        flags += silent_passes(notebook_path(course, "autograded", r.notebook, r.student), releases[r.notebook], passed)
         if flags:
             lines.append(f"review: {r.student} {r.notebook}: {'; '.join(flags)}")
     return lines
