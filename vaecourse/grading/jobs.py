@@ -57,6 +57,7 @@ class JobSpec:
     time_limit: float  # seconds for the whole notebook, enforced from outside
     env: dict = field(default_factory=dict, hash=False)  # the job process's environment variables
     isolation: object = None  # a vaecourse.sandbox.Isolation the kernel runs in; None: no sandbox
+    verdict_seed: int | None = None  # the seed the verdicts draw their inputs from (runner.verdict_seed); None: a new one
 
 
 @dataclass
@@ -90,7 +91,7 @@ def job_main(job_dir: str, spec: JobSpec, grader_pid: int | None = None) -> None
     config = Config()
     configure(config, grading=True, cell_timeout=spec.cell_timeout, root=job_dir,
               db_url=f"sqlite:///{Path(job_dir) / 'gradebook.db'}", isolation=spec.isolation,
-              data_dir=spec.env.get("VAE_COURSE_DATA"))
+              data_dir=spec.env.get("VAE_COURSE_DATA"), verdict_seed=spec.verdict_seed)
     api = NbGraderAPI(config=config)
     result = {"autograde": api.autograde(spec.assignment, spec.student, force=True, create=True)}
     if result["autograde"].get("success"):

@@ -15,8 +15,11 @@
    notebooks and the feedback pages into the course folder, where formgrader finds them,
    and writes each notebook's status record (`outcome`).
 """
+import hashlib
+import hmac
 import json
 import os
+import secrets
 import shutil
 from pathlib import Path
 
@@ -70,7 +73,9 @@ def grade_class(course: Path, course_db: str, assignments: list[str] | None = No
         env["VAE_COURSE_DATA"] = str(folder)  # the course's default (vaecourse.runtime), made explicit:
         # a sandboxed kernel sees only the data folder it is shown
     (work / "isolation.txt").write_text(isolation.describe() + "\n")
-    items = [(key, job_dir, JobSpec(*key, cell_timeout, time_limit, env, isolation))
+    secret = verdict_secret(course)
+    items = [(key, job_dir, JobSpec(*key, cell_timeout, time_limit, env, isolation,
+                                    verdict_seed(secret, *key, outcomes[key].submission_sha256)))
              for key, job_dir in job_dirs.items()]
     for key in sorted(set(outcomes) - set(job_dirs)):
         if not outcomes[key].kept:
@@ -187,6 +192,32 @@ def prepare_jobs(course: Path, work: Path, assignments: list[str], students: lis
             if prepare_job(course, job_dir, work / "template.db", releases[assignment], outcome):
                 job_dirs[(student, assignment)] = job_dir
     return outcomes, job_dirs
+
+
+VERDICT_SECRET = "verdict_secret"  # under autograder/.grading/: the key the verdicts' inputs are drawn with
+
+
+def verdict_secret(course: Path) -> bytes:
+    """The course's secret for drawing the verdicts' inputs, made at the first grading (mode 0600).
+
+    It never reaches a kernel (the sandbox shows no part of the course folder). Delete the file
+    to draw new inputs for every submission from the next grading on.
+    """
+    path = Path(course) / WORK / VERDICT_SECRET
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+    return bytes.fromhex(path.read_text().strip())
+
+
+def verdict_seed(secret: bytes, student: str, assignment: str, submission: str) -> int:
+    """The seed a submission's verdicts draw their inputs from: unknown without the course's secret,
+    the same for the same submitted bytes (a regrade, any --jobs, any Dask worker give the same
+    feedback), new for changed bytes."""
+    digest = hmac.new(secret, f"{student}\n{assignment}\n{submission}".encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
 
 
 def submission_sha256(course: Path, student: str, assignment: str) -> str:

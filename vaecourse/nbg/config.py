@@ -36,16 +36,19 @@ MAX_OUTPUT_CHARS = 20_000  # per cell, all text outputs together
 
 def configure(c, grading: bool = False, cell_timeout: int | None = None, *, root: str | Path | None = None,
               db_url: str | None = None, max_output_chars: int = MAX_OUTPUT_CHARS, isolation=None,
-              data_dir: str | Path | None = None) -> None:
+              data_dir: str | Path | None = None, verdict_seed: int | None = None) -> None:
     """Fill the nbgrader traitlets Config `c` with the course's settings (and grading's, if `grading`).
 
     cell_timeout: seconds per cell (default CELL_TIMEOUT_S); root and db_url: the course
     folder and gradebook, when the caller does not run nbgrader from the course folder;
     isolation: a vaecourse.sandbox.Isolation to run the kernels in (with the MNIST folder
-    data_dir shown read-only), or None.
+    data_dir shown read-only), or None. verdict_seed: the seed the grader-side verdicts draw their
+    inputs from (None: a new secret one per run).
     """
     _course(c)
     _verdicts(c)
+    if verdict_seed is not None:
+        c.VerdictExecute.verdict_seed = int(verdict_seed)
     timeout = CELL_TIMEOUT_S if cell_timeout is None else int(cell_timeout)
     c.Execute.timeout = timeout
     c.ExecutePreprocessor.timeout = timeout

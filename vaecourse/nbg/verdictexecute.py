@@ -1,7 +1,8 @@
 """VerdictExecute: nbgrader's Execute preprocessor, with each graded test cell scored by the grader.
 
 After a graded test cell with a verdict (`vaecourse.verdicts`) has run in the student's kernel,
-its probe runs in the same kernel on inputs drawn from this run's secret seed, and the verdict
+its probe runs in the same kernel on inputs drawn from a secret seed (`verdict_seed`: the grading
+command's, derived from the course's key and the submitted bytes; else a new one), and the verdict
 is judged here, in the grading process (vaecourse/verdicts/core.py says how). The cell's
 outputs then start with
 
@@ -31,8 +32,8 @@ from vaecourse.verdicts.core import MIME, Outputs, judge, probe_source, read_out
 
 class VerdictExecute(Execute):
     verdict_seed = Integer(None, allow_none=True, help=(
-        "The seed the verdicts draw their inputs from; None (the default): a new secret seed every "
-        "run. Set it only to reproduce a grading run from its log.")).tag(config=True)
+        "The seed the verdicts draw their inputs from (the grading command sets it per submission); "
+        "None: a new secret seed every run.")).tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         notebook = ((resources or {}).get("nbgrader") or {}).get("notebook", "")

@@ -4,8 +4,9 @@ A hidden test used to run inside the student's kernel, after the student's code,
 code could patch `torch.allclose`, IPython's input transformers or the kernel's reply and
 pass it. Now each graded test cell has a `Verdict`, judged in the grading process:
 
-1. `Verdict.inputs(rng)` draws the test's inputs in the grader, from a seed drawn afresh for
-   every grading run (`secrets`), so no submission can know them beforehand.
+1. `Verdict.inputs(rng)` draws the test's inputs in the grader, from a seed no submission can
+   know beforehand: the grading command derives it from the course's secret key and the
+   submitted bytes (vaecourse.grading.runner.verdict_seed); plain nbgrader draws a new one per run.
 2. `probe_source(verdict, inputs)` is the code the grader sends to the student's kernel after
    the test cell ran: it loads the inputs (`.npy` bytes, never pickle), runs the verdict's
    `probe` (which calls the student's functions and `emit(name, value)`s what came back,
@@ -66,7 +67,7 @@ class Part:
 class Verdict:
     """The grader-side hidden test of one graded test cell.
 
-    inputs(rng) -> {name: numpy array or number}: drawn in the grader from a per-run secret seed.
+    inputs(rng) -> {name: numpy array or number}: drawn in the grader from a secret seed.
     probe: Python run in the student's kernel after the test cell; it sees the student's globals,
     `inputs` (the same values as torch tensors, arrays as float64/int64/bool as drawn), `emit(name,
     value)`, `attempt(*names)` (a context manager: an exception inside it is recorded as the result
