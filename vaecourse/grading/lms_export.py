@@ -42,6 +42,7 @@ from vaecourse.grading.report import NEEDS_MANUAL, NOT_RUN, Row, fmt
 from vaecourse.masters import grade_id
 from vaecourse.nbg.gradebook import open_gradebook
 from vaecourse.nbg.layout import notebook_path
+from vaecourse.verdicts.core import MIME as VERDICT_MIME
 
 FORMATS = ("canvas", "moodle")
 LMS_FILE = "exports/lms_grades.csv"
@@ -192,7 +193,8 @@ def write_table(table: list[list[str]], path: Path) -> None:
 
 
 def failure_messages(course: Path, student: str, assignment: str) -> dict[str, str]:
-    """grade_id -> the first line of the error a test cell showed in the autograded notebook ({} if none)."""
+    """grade_id -> why a test cell lost points ({} if none): the parts of its grader-side verdict that
+    were lost with the first one's message, else the first line of the error the cell showed."""
     path = notebook_path(course, "autograded", assignment, student)
     try:
         nb = nbformat.read(path, as_version=4)
@@ -201,6 +203,13 @@ def failure_messages(course: Path, student: str, assignment: str) -> dict[str, s
     out = {}
     for cell in nb.cells:
         for output in cell.get("outputs", []) if grade_id(cell) else []:
+            if output.get("output_type") == "execute_result" and VERDICT_MIME in output.get("data", {}):
+                lost = [p for p in output["data"][VERDICT_MIME].get("parts", []) if p["earned"] < p["points"]]
+                if lost:
+                    first = (str(lost[0].get("message", "")).strip().splitlines() or [""])[0]
+                    more = f" (and {len(lost) - 1} more part{'s' * (len(lost) > 2)})" if len(lost) > 1 else ""
+                    out[grade_id(cell)] = f"{lost[0]['name']}: {first}{more}"
+                break
             if output.get("output_type") == "error":
                 first = (str(output.get("evalue", "")).strip().splitlines() or [""])[0]
                 out[grade_id(cell)] = f"{output.get('ename', 'Error')}: {first}" if first else output.get("ename", "")
