@@ -1,0 +1,205 @@
+"""The grader-side verdicts' machinery (vaecourse/verdicts/core.py), piece by piece.
+
+- every graded test cell of every master has a verdict, and its parts add up to the cell's points;
+- what a kernel sends back is read without pickle, and anything malformed, doubled or forged is a
+  problem of that value, never a crash and never a pass;
+- the probe, run in a real kernel, reads the inputs, calls the student's code, sends what came back
+  (tensors of any dtype, numbers, tuples, errors per value), swaps the course's versions in and back,
+  and leaves no name behind in the notebook.
+"""
+import base64
+import io
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+from nbclient import NotebookClient
+
+from vaecourse.checking import fail
+from vaecourse.masters import grade_id, is_test, master_paths, nbgrader_md, read_master
+from vaecourse.verdicts import verdicts_for
+from vaecourse.verdicts.core import (
+    MIME,
+    Outputs,
+    Part,
+    PartFailed,
+    Verdict,
+    judge,
+    probe_source,
+    read_outputs,
+    report,
+    score,
+)
+
+MASTERS = [path.stem for path in master_paths()]
+
+
+@pytest.mark.parametrize("notebook", MASTERS)
+def test_every_graded_test_cell_has_a_verdict_worth_its_points(notebook):
+    master = read_master(notebook)
+    cells = {grade_id(cell): nbgrader_md(cell)["points"] for cell in master.cells
+             if is_test(cell) and cell.cell_type == "code"}
+    verdicts = verdicts_for(notebook)
+    assert sorted(verdicts) == sorted(cells), "a graded test cell without a verdict, or a verdict without its cell"
+    for gid, verdict in verdicts.items():
+        names = [part.name for part in verdict.parts]
+        assert len(names) == len(set(names)) >= 2, f"{gid}: parts need distinct names, and at least two"
+        assert all(part.points > 0 for part in verdict.parts), gid
+        assert verdict.points == pytest.approx(cells[gid]), f"{gid}: parts give {verdict.points}, the cell {cells[gid]}"
+        assert verdict.exercise.startswith(f"Exercise {int(notebook[:2])}."), verdict.exercise
+        assert "### BEGIN HIDDEN TESTS" not in "".join(c.source for c in master.cells if grade_id(c) == gid), \
+            f"{gid} is judged by the grader: its in-kernel hidden tests must go"
+        inputs = verdict.inputs(np.random.default_rng(0))
+        assert inputs and all(isinstance(v, (np.ndarray, int, float)) for v in inputs.values()), gid
+
+
+def _npy(array, allow_pickle=False) -> str:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=allow_pickle)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _display(record) -> dict:
+    return {"output_type": "display_data", "data": {MIME: record}, "metadata": {}}
+
+
+def test_read_outputs_decodes_tensors_numbers_and_sequences():
+    outputs = read_outputs([
+        _display({"name": "t", "kind": "tensor", "dtype": "torch.float64", "shape": [2], "npy": _npy(np.array([1.0, 2.0]))}),
+        _display({"name": "n", "kind": "number", "type": "float", "value": "nan"}),
+        _display({"name": "s", "kind": "sequence", "type": "tuple", "length": 2, "items": [
+            {"kind": "number", "type": "int", "value": 3}, {"kind": "none"}]}),
+        _display({"name": "b", "kind": "tensor", "dtype": "torch.bfloat16", "shape": [1],
+                  "npy": _npy(np.array([0.5], dtype=np.float32))}),
+        {"output_type": "stream", "name": "stdout", "text": "anything else is ignored"},
+    ])
+    assert torch.equal(outputs.values["t"], torch.tensor([1.0, 2.0], dtype=torch.float64))
+    assert np.isnan(outputs.values["n"]) and outputs.values["s"] == (3, None)
+    assert outputs.values["b"].dtype == torch.bfloat16 and not outputs.problems
+
+
+@pytest.mark.parametrize("record, why", [
+    ({"kind": "tensor", "dtype": "torch.float64", "shape": [1], "npy": _npy(np.array([object()]), allow_pickle=True)},
+     "could not be read"),  # a pickled array is never loaded
+    ({"kind": "tensor", "dtype": "torch.float64", "shape": [3], "npy": _npy(np.zeros(2))}, "could not be read"),
+    ({"kind": "tensor", "dtype": "torch.complex64", "shape": [2], "npy": _npy(np.zeros(2))}, "could not be read"),
+    ({"kind": "tensor", "dtype": "torch.float64", "shape": [2], "npy": "not base64!"}, "could not be read"),
+    ({"kind": "made-up"}, "could not be read"),
+    ({"kind": "raised", "error": "ValueError: no"}, "raised ValueError: no"),
+])
+def test_a_malformed_value_is_a_problem_of_that_value(record, why):
+    outputs = read_outputs([_display({"name": "v", **record}), _display({"name": "ok", "kind": "none"})])
+    assert "v" not in outputs.values and why in outputs.problems["v"]
+    assert outputs.values == {"ok": None}
+
+
+def test_a_value_sent_twice_counts_for_nothing_and_nothing_claims_a_pass():
+    first = {"name": "v", "kind": "number", "type": "float", "value": 1.0}
+    outputs = read_outputs([_display(first), _display(first),
+                            _display({"name": "", "kind": "done", "parts": [{"earned": 3}]}),
+                            {"output_type": "execute_result", "data": {"text/plain": "3.0"}, "metadata": {}}])
+    assert "came back twice" in outputs.problems["v"] and not outputs.values
+    later = read_outputs([_display({"name": "w", "kind": "none"}), _display({"name": "w", "kind": "raised", "error": "E"})])
+    assert later.values == {"w": None} and not later.problems  # what came first stands
+
+
+def _verdict(probe: str, parts, helpers: str = "") -> Verdict:
+    return Verdict("test_f", "Exercise 9.9 f", lambda rng: {"x": rng.random((3, 2)), "k": 2}, probe, tuple(parts), helpers)
+
+
+def test_judge_scores_parts_and_reports_why():
+    def shape_part(case):
+        if tuple(case.tensor("y").shape) != (3,):
+            fail(case.exercise, "shape (3,)", tuple(case.tensor("y").shape), "sum over dim 1")
+
+    def value_part(case):
+        raise PartFailed(f"{case.exercise}: wrong values")
+
+    def broken_part(case):
+        return 1 / 0
+
+    verdict = _verdict("", [Part("shape", 1.0, shape_part), Part("values", 0.5, value_part),
+                            Part("judged", 0.5, broken_part), Part("missing", 1.0, lambda case: case["nothing"])])
+    outputs = Outputs(values={"y": torch.zeros(3)}, meta={"y": {"kind": "tensor"}}, error="RuntimeError: boom")
+    results = judge(verdict, verdict.inputs(np.random.default_rng(0)), outputs)
+    assert [r.earned for r in results] == [1.0, 0.0, 0.0, 0.0] and score(results) == 1.0
+    assert "could not be judged (ZeroDivisionError" in results[2].message
+    assert "your code raised RuntimeError: boom on the grader's inputs" in results[3].message
+    text = report(verdict, results)
+    assert text.startswith("Graded by the course outside your notebook") and "1 / 3 points" in text
+    assert "\u2713 shape (1 / 1)" in text and "\u2717 values (0 / 0.5)" in text
+
+
+STUDENT = '''
+import torch
+def f(x, k):
+    return x.sum(dim=1) * k
+def g(x):
+    return earlier(x) + 1
+def earlier(x):
+    raise ValueError("the student's earlier exercise is wrong")
+'''
+
+PROBE = '''
+x = inputs["x"].clone().requires_grad_()
+with attempt("y", "grad"):
+    y = f(x, inputs["k"])
+    emit("y", y)
+    y.sum().backward()
+    emit("grad", x.grad)
+with attempt("half"):
+    emit("half", f(x.detach().to(torch.bfloat16), 1))
+with attempt("crash"):
+    emit("crash", f("not a tensor", 1))
+with course_versions(earlier=course_earlier):
+    emit("g", g(torch.ones(2)))
+emit("mixed", (1, 2.5, None, "text", torch.Size([2, 3])))
+emit("module", torch.nn.Linear(2, 2))
+'''
+
+
+def test_the_probe_runs_in_a_real_kernel_and_leaves_nothing_behind():
+    verdict = _verdict(PROBE, [], helpers="def course_earlier(x):\n    return x * 10\n")
+    inputs = verdict.inputs(np.random.default_rng(1))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(STUDENT),
+                                         nbformat.v4.new_code_cell("_before = sorted(globals())"),
+                                         nbformat.v4.new_code_cell(probe_source(verdict, inputs)),
+                                         nbformat.v4.new_code_cell(
+                                             "_new = sorted(n for n in set(globals()) - set(_before) if not n.startswith('_i'))\n"
+                                             "assert _new == ['_before'], _new\n"
+                                             "sorted(set(globals()) - set(_before))\n"
+                                             "g(torch.ones(1))")])
+    NotebookClient(nb, timeout=60, allow_errors=True).execute()
+    out = read_outputs(nb.cells[2].outputs)
+    x = torch.from_numpy(inputs["x"])
+    assert torch.allclose(out.values["y"], x.sum(dim=1) * 2) and out.values["y"].dtype == torch.float64
+    assert torch.equal(out.values["grad"], torch.full((3, 2), 2.0, dtype=torch.float64))
+    assert out.values["half"].dtype == torch.bfloat16 and out.meta["y"]["grad_fn"]
+    assert "raised AttributeError" in out.problems["crash"]
+    assert torch.equal(out.values["g"], torch.full((2,), 11.0))
+    assert out.values["mixed"] == (1, 2.5, None, "text", (2, 3))
+    assert "Linear" in repr(out.values["module"]) and not out.error
+    # the student's own `earlier` is back, and no name of the probe stayed in the notebook
+    last = nb.cells[3].outputs
+    assert [o.get("ename") for o in last if o.output_type == "error"] == ["ValueError"], last
+
+
+def test_the_seed_is_secret_per_course_and_fixed_per_submitted_bytes(tmp_path):
+    from traitlets.config import Config
+
+    from vaecourse.grading.classroom import WORK
+    from vaecourse.grading.runner import verdict_secret, verdict_seed
+    from vaecourse.nbg.config import configure
+
+    secret = verdict_secret(tmp_path)
+    assert len(secret) == 32 and verdict_secret(tmp_path) == secret  # made once, then kept
+    assert (tmp_path / WORK / "verdict_secret").stat().st_mode & 0o777 == 0o600
+    seed = verdict_seed(secret, "ann", "04_elbo", "abc")
+    assert seed == verdict_seed(secret, "ann", "04_elbo", "abc") and 0 <= seed < 2 ** 63
+    others = {verdict_seed(secret, "bob", "04_elbo", "abc"), verdict_seed(secret, "ann", "04_elbo", "abd"),
+              verdict_seed(verdict_secret(tmp_path / "other"), "ann", "04_elbo", "abc")}
+    assert seed not in others and len(others) == 3
+    config = Config()
+    configure(config, grading=True, verdict_seed=seed)
+    assert config.VerdictExecute.verdict_seed == seed
