@@ -211,7 +211,7 @@ def _log_norm_grad(lam):
     u = torch.where(d.abs() > 1e-3, -2 * d, torch.full_like(d, 0.5))
     exact = -2 * (1 / (torch.atanh(u) * (1 - u ** 2)) - 1 / u)
     v = d ** 2
-    return torch.where(d.abs() > 1e-3, exact, (4 / 3 + 208 / 45 * v + 3 * 5.664 * v ** 2) * 2 * d)
+    return torch.where(d.abs() > 1e-3, exact, (4 / 3 + 208 / 45 * v + 3 * 64 * 251 / 2835 * v ** 2) * 2 * d)
 
 
 def _taylor(lam):
