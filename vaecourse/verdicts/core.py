@@ -72,7 +72,9 @@ class Verdict:
     `inputs` (the same values as torch tensors, arrays as float64/int64/bool as drawn), `emit(name,
     value)`, `attempt(*names)` (a context manager: an exception inside it is recorded as the result
     of each of `names`, and the probe goes on), `course_versions(**functions)` (a context manager putting course versions of earlier
-    exercises in the notebook's globals while it runs), `torch`, `np` and `math`.
+    exercises in the notebook's globals while it runs), `torch`, `np` and `math`. A list, tuple or
+    dict travels with at most 32 items and without the metadata of the tensors inside it: emit a
+    long list of numbers as one tensor, and tensors whose requires_grad matters on their own.
     parts: the cell's points split by how students fail; their points add up to the cell's.
     """
     grade_id: str
