@@ -1,11 +1,14 @@
 """Catalogued mistakes in 09_vq_vae, each autograded with real nbgrader: each loses points on the right
 tests with a message naming the likely cause; correct alternatives written differently get full marks.
 
-One nbgrader run grades every submission. VectorQuantizer calls the student's quantize, so a quantize
-mistake may also cost test_vector_quantizer; each entry names every test it must lose. Mistakes are
-combined into one submission only when they sit in different solution cells and cost different tests. The visible
-checks also name the causes of further mistakes (L1 distance, channels-last z_q, flat indices, summed
-losses, random re-initialisation, unnormalised counts, tensor results); the catalogue keeps the runs few.
+One nbgrader run grades every submission. One mistake costs one exercise: VectorQuantizer calls quantize,
+but the grader judges it with the course's quantize in place of the student's (vaecourse/verdicts/vq_vae.py),
+so a quantize mistake costs test_quantize only, although the visible check of VectorQuantizer, which runs
+the student's quantize, fails too. Mistakes are combined into one submission only when they sit in
+different solution cells and cost different tests; the verdict then names the cause of a VectorQuantizer
+mistake where the visible check blames quantize. The visible checks and the verdicts also name the causes
+of further mistakes (L1 distance, channels-last z_q, flat indices, summed losses, random
+re-initialisation, unnormalised counts, tensor results); the catalogue keeps the runs few.
 """
 from catalogue import Catalogue, CatalogueTests, Mistake
 
@@ -20,20 +23,20 @@ MISTAKES = {
     "argmax_not_argmin": Mistake(
         cell="quantize",
         edit=[("distances.argmin(dim=1)", "distances.argmax(dim=1)")],
-        loses={Q, VQ},
+        loses={Q},
         test=Q,
         message="use argmin, not argmax"),
     "no_permute_before_flatten": Mistake(
         cell="quantize",
         edit=[("z_e.permute(0, 2, 3, 1).reshape(-1, D)", "z_e.reshape(-1, D)")],
-        loses={Q, VQ},
+        loses={Q},
         test=Q,
         message="permute(0, 2, 3, 1) before reshape(-1, D)"),
     "dot_product_not_distance": Mistake(
         cell="quantize",
         edit=[("- 2 * flat @ codebook.t()  # (N, K)\n                 + codebook.pow(2).sum(dim=1))",
                                                        "- 2 * flat @ codebook.t())")],
-        loses={Q, VQ},
+        loses={Q},
         test=Q,
         message="largest dot product"),
     "no_straight_through": Mistake(
