@@ -6,6 +6,7 @@ against the closed-form mean and spread and against the same seed, ConvVAE from 
 sends back. ConvVAE (3.4) is judged with the course's Decoder and reparameterize (and Encoder) in
 place of the student's, so a mistake in 3.2 or 3.3 costs that exercise only.
 """
+import inspect
 import math
 
 import numpy as np
@@ -136,15 +137,23 @@ def decoder_inputs(rng):
     ld = int(rng.integers(2, 9))  # the latent size of the value, float64 and gradient checks
     inputs = {"seed": int(rng.integers(2 ** 31)), "latents": np.array(latents, dtype=np.int64), "ld": ld,
               "z": 1.5 * rng.standard_normal((5, ld)), "z64": rng.standard_normal((7, ld)),
-              # the grader's weights (float32, as the model's), on the scale of PyTorch's default initialisation
-              **{name: (rng.uniform(-1, 1, shape) / math.sqrt(fan_in)).astype(np.float32) for name, shape, fan_in in (
-                  ("w_fc", (3136, ld), ld), ("b_fc", (3136,), ld), ("w_up1", (64, 32, 4, 4), 256), ("b_up1", (32,), 256),
-                  ("w_up2", (32, 1, 4, 4), 128), ("b_up2", (1,), 128))}}
+              "weight_seed": int(rng.integers(2 ** 31))}  # the grader's weights: drawn from it on both sides
     for i, latent_dim in enumerate(latents):
         for b in BATCHES:
             inputs[f"z_{i}_{b}"] = 2 * rng.standard_normal((b, latent_dim))
     return inputs
 
+
+def _course_weights(seed, latent_dim):
+    """The grader's decoder weights (float32), on the scale of PyTorch's default initialisation: the same
+    numbers from the same seed in the kernel and in the grader (torch's CPU generator)."""
+    generator = torch.Generator().manual_seed(seed)
+    shapes = (("w_fc", (3136, latent_dim), latent_dim), ("b_fc", (3136,), latent_dim), ("w_up1", (64, 32, 4, 4), 256),
+              ("b_up1", (32,), 256), ("w_up2", (32, 1, 4, 4), 128), ("b_up2", (1,), 128))
+    return {name: (2 * torch.rand(shape, generator=generator) - 1) / fan_in ** 0.5 for name, shape, fan_in in shapes}
+
+
+WEIGHTS = inspect.getsource(_course_weights)  # the same function in the kernel (the probe's helpers)
 
 DECODER_PROBE = """
 torch.manual_seed(inputs["seed"])
@@ -184,11 +193,12 @@ with attempt("layers", "x_hat_w"):
         elif isinstance(m, torch.nn.ConvTranspose2d) and shape == (32, 1, 4, 4):
             found.setdefault("up2", m)
     emit("layers", sorted(found))
+    weights = _course_weights(inputs["weight_seed"], ld)
     with torch.no_grad():
         for key, m in found.items():
-            m.weight.copy_(inputs[f"w_{key}"])
+            m.weight.copy_(weights[f"w_{key}"])
             if m.bias is not None:
-                m.bias.copy_(inputs[f"b_{key}"])
+                m.bias.copy_(weights[f"b_{key}"])
         emit("x_hat_w", dec(inputs["z"].float()))
 with attempt("x64", "x64_again", "x64_row"):
     dec = Decoder(latent_dim=ld).double()
@@ -265,8 +275,8 @@ def decoder_range(case):
 
 
 def _reference_decoder(case):
-    i = {k: v.double() if isinstance(v, torch.Tensor) else v for k, v in case.inputs.items()}
-    h = F.linear(i["z"].float().double(), i["w_fc"], i["b_fc"]).view(-1, 64, 7, 7)  # z as the probe gives it: float32
+    i = {k: v.double() for k, v in _course_weights(case.inputs["weight_seed"], case.inputs["ld"]).items()}
+    h = F.linear(case.inputs["z"].float().double(), i["w_fc"], i["b_fc"]).view(-1, 64, 7, 7)  # z as the probe gives it
     h = F.relu(F.conv_transpose2d(h, i["w_up1"], i["b_up1"], stride=2, padding=1))
     return torch.sigmoid(F.conv_transpose2d(h, i["w_up2"], i["b_up2"], stride=2, padding=1))
 
@@ -324,7 +334,7 @@ DECODER = Verdict(
         Part("with the grader's weights in your layers, the course's x_hat", 0.5, decoder_values),
         Part("float64 kept, deterministic, each z decoded independently of the batch", 0.25, decoder_float64),
         Part("a gradient for every parameter and for z", 0.5, decoder_gradient),
-    ))
+    ), helpers=WEIGHTS)
 
 
 # ---------------------------------------------------------------- 3.3 reparameterize
