@@ -23,7 +23,7 @@ GRADED, NOT_GRADED = "graded", "could not grade"
 @dataclass
 class Expected:
     status: str  # GRADED or NOT_GRADED
-    lost: set = field(default_factory=set)  # autograded tests that must lose all their points
+    lost: set = field(default_factory=set)  # autograded tests that must lose points (the blank notebook: all of them)
     reason: str = ""  # words the reason of a NOT_GRADED row must contain
     note: str = ""  # words the repair notes must contain
 
