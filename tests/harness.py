@@ -22,6 +22,7 @@ from vaecourse.nbg.config import config_text
 from vaecourse.nbg.layout import write_course_source
 from vaecourse.nbg.run import run_nbgrader, tool_env
 from vaecourse.verdicts.core import MIME as VERDICT_MIME
+from vaecourse.verdicts.core import Outputs
 
 
 def load_master(name: str):
@@ -87,6 +88,19 @@ class Graded:
     def lost(self) -> list[str]:
         """grade_ids of the test cells that lost points."""
         return sorted(gid for gid, s in self.scores.items() if s.score < s.max_score)
+
+
+def probe_here(verdict, inputs: dict, namespace: dict) -> Outputs:
+    """A verdict's probe run in `namespace` (the notebook's globals) exactly as it runs in the student's
+    kernel, in this process: what it would display is collected, then read as the grader reads it."""
+    from unittest import mock
+
+    from vaecourse.verdicts.core import probe_source, read_outputs
+
+    shown = []
+    with mock.patch("IPython.display.display", lambda data, raw=False: shown.append(data)):
+        exec(compile(probe_source(verdict, inputs), "<grader probe>", "exec"), namespace)  # noqa: S102 (the course's probe)
+    return read_outputs([{"output_type": "display_data", "data": data} for data in shown])
 
 
 def secret_lines(notebook: str, visible_text: str = "", min_length: int = 20) -> set[str]:

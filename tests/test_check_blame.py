@@ -15,19 +15,17 @@ and the unit tests of vaecourse.checking.expect_earlier (stop_on_bad_loss: tests
 The mistakes are those of the notebooks' catalogues (tests/test_mistakes_03.py, test_mistakes_04.py).
 """
 
-from unittest import mock
-
 import numpy as np
 import pytest
 import torch
-from harness import load_master, load_student
+from harness import load_master, load_student, probe_here
 from test_mistakes_03 import CATALOGUE as CATALOGUE_03
 from test_mistakes_04 import CATALOGUE
 
 from vaecourse.checking import CheckFailed, expect_earlier
 from vaecourse.masters import grade_id, is_test
 from vaecourse.verdicts import verdicts_for
-from vaecourse.verdicts.core import judge, probe_source, read_outputs
+from vaecourse.verdicts.core import judge
 
 NB = "04_elbo"
 EXERCISE = {"reconstruction_loss": "Exercise 4.1 reconstruction_loss", "kl_divergence": "Exercise 4.2 kl_divergence"}
@@ -69,11 +67,7 @@ def verdict_here(namespace: dict, nb: str = NB, check: str = "test_vae_loss", se
     (what it would display is collected instead): part name -> (earned, points, message)."""
     verdict = verdicts_for(nb)[check]
     inputs = verdict.inputs(np.random.default_rng(seed))
-    shown = []
-    with mock.patch("IPython.display.display", lambda data, raw=False: shown.append(data)):
-        exec(compile(probe_source(verdict, inputs), "probe", "exec"), namespace)  # noqa: S102 (the course's probe)
-    outputs = read_outputs([{"output_type": "display_data", "data": data} for data in shown])
-    return {r.name: (r.earned, r.points, r.message) for r in judge(verdict, inputs, outputs)}
+    return {r.name: (r.earned, r.points, r.message) for r in judge(verdict, inputs, probe_here(verdict, inputs, namespace))}
 
 
 def full_marks(parts: dict) -> bool:

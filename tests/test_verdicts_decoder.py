@@ -14,7 +14,6 @@ from harness import load_master, solution_sources
 from nbclient import NotebookClient
 from test_mistakes_03 import CATALOGUE
 
-from vaecourse.masters import grade_id
 from vaecourse.verdicts.core import judge, probe_source, read_outputs
 from vaecourse.verdicts.decoder import CONV_VAE
 
@@ -58,11 +57,3 @@ def test_conv_vae_keeps_its_points_beside_a_wrong_decoder_or_reparameterize(judg
 @pytest.mark.parametrize("key", ["perfect", *MISTAKES])
 def test_the_students_decoder_and_reparameterize_are_back_after_the_probe(judged, key):
     assert judged[key][1].strip() == "restored: True"
-
-
-def test_every_graded_cell_of_the_master_has_a_verdict_whose_points_are_the_cells():
-    from vaecourse.verdicts import verdicts_for
-    verdicts = verdicts_for("03_decoder")
-    graded = {grade_id(cell): cell.metadata["nbgrader"]["points"] for cell in load_master("03_decoder").cells
-              if cell.metadata.get("nbgrader", {}).get("grade") and not cell.metadata["nbgrader"].get("solution")}
-    assert {gid: verdict.points for gid, verdict in verdicts.items()} == graded

@@ -3,13 +3,13 @@ runs in this process on the master's solutions (with a catalogued mistake, a cor
 the stubs), its values go through the same encoding as from a kernel, and the grader judges them.
 The catalogues (test_mistakes_01.py, test_mistakes_02.py) prove the same through real nbgrader."""
 import importlib
-from unittest import mock
 
 import numpy as np
 import pytest
 
+from harness import probe_here
 from vaecourse.verdicts import verdicts_for
-from vaecourse.verdicts.core import judge, probe_source, read_outputs
+from vaecourse.verdicts.core import judge
 
 NOTEBOOKS = ("01_mnist", "02_encoder")
 SETUP = "import torch\nfrom torch import nn\nimport torch.nn.functional as F\n"
@@ -29,22 +29,13 @@ def grade(notebook, replace=None, seed=0):
     rng = np.random.default_rng(seed)
     results = {}
     for gid, verdict in verdicts_for(notebook).items():
-        inputs, sent = verdict.inputs(rng), []
-        show = lambda data, raw=False: sent.append({"output_type": "display_data", "data": data})  # noqa: E731
-        with mock.patch("IPython.display.display", show):
-            exec(probe_source(verdict, inputs), dict(namespace))
-        results[gid] = judge(verdict, inputs, read_outputs(sent))
+        inputs = verdict.inputs(rng)
+        results[gid] = judge(verdict, inputs, probe_here(verdict, inputs, dict(namespace)))
     return results
 
 
 def lost(results):
     return {gid: [r for r in parts if r.earned < r.points] for gid, parts in results.items()}
-
-
-@pytest.mark.parametrize("notebook", NOTEBOOKS)
-def test_points_add_up_to_the_masters(notebook):
-    master = catalogue(notebook)
-    assert sum(p.points for v in verdicts_for(notebook).values() for p in v.parts) == master.full_marks
 
 
 @pytest.mark.parametrize("seed", (0, 1, 2))

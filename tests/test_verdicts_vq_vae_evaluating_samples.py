@@ -4,27 +4,23 @@ judges it. Fast, so that the statistical parts (random inputs every grading run)
 a correct answer must never lose a point, a mistake must always lose its part."""
 import importlib
 
-import IPython.display
 import numpy as np
 import pytest
 
-from harness import load_master, load_student, solution_sources
+from harness import load_master, load_student, probe_here, solution_sources
 from vaecourse.masters import grade_id
 from vaecourse.verdicts import verdicts_for
-from vaecourse.verdicts.core import judge, probe_source, read_outputs
+from vaecourse.verdicts.core import judge
 
 PRELUDE = "import math\nimport torch\nfrom torch import nn\nimport torch.nn.functional as F\n"
 SEEDS = range(20)
 
 
 @pytest.fixture
-def run(monkeypatch):
+def run():
     """run(notebook, sources, seed) -> {grade_id: [PartResult]}: the solutions executed in a fresh namespace
     (as a kernel's globals), then every verdict's probe, judged."""
     def run_(notebook, sources, seed):
-        sent = []
-        monkeypatch.setattr(IPython.display, "display",
-                            lambda obj, raw=False: sent.append({"output_type": "display_data", "data": obj}))
         namespace = {"__name__": "__main__"}
         exec(PRELUDE, namespace)
         for source in sources.values():
@@ -32,9 +28,7 @@ def run(monkeypatch):
         results = {}
         for number, (gid, verdict) in enumerate(verdicts_for(notebook).items()):
             inputs = verdict.inputs(np.random.default_rng([seed, number]))
-            sent.clear()
-            exec(probe_source(verdict, inputs), namespace)
-            results[gid] = judge(verdict, inputs, read_outputs(list(sent)))
+            results[gid] = judge(verdict, inputs, probe_here(verdict, inputs, namespace))
         return results
     return run_
 
