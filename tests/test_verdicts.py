@@ -203,3 +203,16 @@ def test_the_seed_is_secret_per_course_and_fixed_per_submitted_bytes(tmp_path):
     config = Config()
     configure(config, grading=True, verdict_seed=seed)
     assert config.VerdictExecute.verdict_seed == seed
+
+
+def test_the_probe_leaves_the_random_state_as_it_found_it():
+    verdict = _verdict("torch.manual_seed(inputs['k']); emit('r', torch.rand(2))", [])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in [
+        "import torch, random, numpy\ntorch.manual_seed(1); random.seed(1); numpy.random.seed(1)",
+        probe_source(verdict, verdict.inputs(np.random.default_rng(0))),
+        "print(torch.rand(1).item(), random.random(), numpy.random.rand())",
+        "torch.manual_seed(1); random.seed(1); numpy.random.seed(1)\n"
+        "print(torch.rand(1).item(), random.random(), numpy.random.rand())"]])
+    NotebookClient(nb, timeout=60, allow_errors=True).execute()
+    after_probe, without_probe = (nb.cells[i].outputs[0]["text"] for i in (2, 3))
+    assert after_probe == without_probe

@@ -30,6 +30,19 @@ from vaecourse.verdicts import verdicts_for
 from vaecourse.verdicts.core import MIME, Outputs, judge, probe_source, read_outputs, report, score
 
 
+WARM_UP = """
+def __vaecourse_warm_up__():
+    try:
+        from zmq.utils.garbage import gc
+        if not gc.is_alive():
+            gc.start()
+    except Exception:
+        pass
+__vaecourse_warm_up__()
+del __vaecourse_warm_up__
+"""
+
+
 class VerdictExecute(Execute):
     verdict_seed = Integer(None, allow_none=True, help=(
         "The seed the verdicts draw their inputs from (the grading command sets it per submission); "
@@ -44,6 +57,8 @@ class VerdictExecute(Execute):
         return super().preprocess(nb, resources, km)
 
     def preprocess_cell(self, cell, resources, index):
+        if index == 0 and getattr(self, "_verdicts", None):
+            self._warm_up(cell)
         cell, resources = super().preprocess_cell(cell, resources, index)
         verdict = None
         if cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell):
@@ -51,6 +66,15 @@ class VerdictExecute(Execute):
         if verdict is not None:
             self._apply(cell, index, verdict)
         return cell, resources
+
+    def _warm_up(self, first_cell) -> None:
+        """Before the student's code: start the kernel's zmq garbage-collector thread, which sends every
+        message over 64 KB (a probe's results). Started later, it would need a thread the student's code
+        may have used up (a notebook that fills the process cap), and the kernel could no longer answer."""
+        try:
+            self.execute_cell(nbformat.v4.new_code_cell(WARM_UP), 0, store_history=False)
+        finally:
+            self.nb.cells[0] = first_cell
 
     def _apply(self, cell, index, verdict) -> None:
         rng = np.random.default_rng([self._seed, zlib.crc32(verdict.grade_id.encode())])

@@ -258,6 +258,11 @@ def __vaecourse_verdict__(__notebook_globals):
                     __notebook_globals[name] = value
 
     __vaecourse_missing__ = object()
+    # The probe draws random numbers (torch.manual_seed(inputs["seed"]), the student's code): the cells
+    # after it must see the random state they would have seen without it, so it is put back at the end.
+    import random
+    saved_random = (random.getstate(), np.random.get_state(), torch.random.get_rng_state(),
+                    torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None)
     scope = dict(__notebook_globals)
     scope.update(inputs={k: load(v) for k, v in json.loads(INPUTS).items()}, emit=emit,
                  attempt=attempt, course_versions=course_versions, torch=torch, np=np, math=math)
@@ -266,6 +271,12 @@ def __vaecourse_verdict__(__notebook_globals):
         exec(compile(PROBE, "<grader probe>", "exec"), scope)
     except BaseException as error:
         send({"kind": "error", "name": "", "error": f"{type(error).__name__}: {error}"[:MESSAGE_CHARS]})
+    finally:
+        random.setstate(saved_random[0])
+        np.random.set_state(saved_random[1])
+        torch.random.set_rng_state(saved_random[2])
+        if saved_random[3] is not None:
+            torch.cuda.set_rng_state_all(saved_random[3])
     send({"kind": "done", "name": ""})
 
 
