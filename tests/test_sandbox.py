@@ -526,7 +526,10 @@ def test_a_course_config_with_sandbox_runs_nbgraders_kernels_in_it():
     plain, boxed = Config(), Config()
     exec(config_text(), {"get_config": lambda: plain})  # noqa: S102 (our own text)
     exec(config_text(sandbox=True), {"get_config": lambda: boxed})  # noqa: S102
-    assert "autograde_preprocessors" not in plain.Autograde
+    from vaecourse.nbg.verdictexecute import VerdictExecute
+
+    assert plain.Autograde.autograde_preprocessors[0] is VerdictExecute  # the grader judges, unboxed
     if not probe().available:
         pytest.skip("no working sandbox here")
     assert boxed.Autograde.autograde_preprocessors[0] is sandboxed_execute_class()
+    assert issubclass(sandboxed_execute_class(), VerdictExecute)  # and in the sandbox
