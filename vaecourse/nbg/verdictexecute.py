@@ -71,10 +71,18 @@ class VerdictExecute(Execute):
         """Before the student's code: start the kernel's zmq garbage-collector thread, which sends every
         message over 64 KB (a probe's results). Started later, it would need a thread the student's code
         may have used up (a notebook that fills the process cap), and the kernel could no longer answer."""
+        self._run_beside(WARM_UP, 0, first_cell)
+
+    def _run_beside(self, source: str, index: int, cell) -> list:
+        """Run `source` in the kernel as a cell that is not in the notebook; its outputs.
+
+        nbclient puts the cell it ran at `index`: the notebook's own `cell` goes back there."""
+        beside = nbformat.v4.new_code_cell(source)
         try:
-            self.execute_cell(nbformat.v4.new_code_cell(WARM_UP), 0, store_history=False)
+            self.execute_cell(beside, index, store_history=False)
         finally:
-            self.nb.cells[0] = first_cell
+            self.nb.cells[index] = cell
+        return beside.outputs
 
     def _apply(self, cell, index, verdict) -> None:
         rng = np.random.default_rng([self._seed, zlib.crc32(verdict.grade_id.encode())])
@@ -85,12 +93,7 @@ class VerdictExecute(Execute):
             outputs = Outputs(error=f"the check above did not finish within {self.timeout} s, so your code was "
                                     "not run again on the grader's inputs", timed_out=True)
         else:
-            probe = nbformat.v4.new_code_cell(probe_source(verdict, inputs))
-            try:
-                self.execute_cell(probe, index, store_history=False)
-            finally:
-                self.nb.cells[index] = cell  # nbclient puts the cell it ran at `index`
-            outputs = read_outputs(probe.outputs)
+            outputs = read_outputs(self._run_beside(probe_source(verdict, inputs), index, cell))
         results = judge(verdict, inputs, outputs, self.timeout)
         total = score(results)
         parts = [{"name": r.name, "points": r.points, "earned": r.earned, "message": r.message} for r in results]
