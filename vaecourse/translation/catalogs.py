@@ -1,0 +1,150 @@
+"""The gettext catalogs of the course: what is extracted from where, and how it is kept in step.
+
+    locales/<lang>/LC_MESSAGES/NN_name.po   one per master: its markdown cells (one message
+                                            per cell), the message literals of its code cells
+                                            and of its grader-side verdicts (vaecourse/verdicts/)
+    locales/<lang>/LC_MESSAGES/vaecourse.po the package's student-facing modules (PACKAGE_MODULES)
+
+`make build` extracts the messages again and merges them into each catalog with Babel: a
+new message is added untranslated, a changed one keeps its old translation marked fuzzy, a
+removed one is dropped. An untranslated or fuzzy message is never used (the English stays,
+and tests/test_translation.py fails), so English cannot leak into an edition silently.
+"""
+from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path
+
+import nbformat
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po, write_po
+
+from vaecourse.masters import HELPERS_TAG, ROOT, tags
+from vaecourse.translation.literals import marked_literals, message_literals
+
+LOCALES_DIR = ROOT / "locales"
+LANGUAGES = ("ja",)
+PACKAGE_DOMAIN = "vaecourse"
+# Modules translated as a whole, every message literal: inlined into the student notebooks
+# (checking, plots, runtime, data) or judging a submission in the grader (verdicts.core).
+PACKAGE_MODULES = ("vaecourse/checking.py", "vaecourse/plots.py", "vaecourse/runtime.py", "vaecourse/data.py",
+                   "vaecourse/verdicts/core.py")
+# Modules that run in English and look up a few messages for a student's page: only the strings
+# they pass to localise("...", lang) are messages (the build's links and helper titles, the
+# reference figures' captions, the feedback pages' words).
+MARKED_MODULES = ("vaecourse/bundling.py", "vaecourse/figures.py", "vaecourse/nbg/feedbacklabels.py",
+                  "vaecourse/nbg/verdictexecute.py", "vaecourse/nbg/feedbackpage.py")
+HEADER_COMMENT = ("Translations of the VAE course. Generated messages, edited translations: "
+                  "`make build` re-extracts the msgids from the masters and the package; "
+                  "edit only the msgstr lines (glossary: locales/{lang}/glossary.md).")
+
+
+@dataclass
+class Message:
+    msgid: str
+    locations: list = field(default_factory=list)  # (file, line)
+    comments: list = field(default_factory=list)
+
+
+def _add(messages: dict, msgid: str, location: tuple, comment: str) -> None:
+    message = messages.setdefault(msgid, Message(msgid))
+    message.locations.append(location)
+    if comment not in message.comments:
+        message.comments.append(comment)
+
+
+def verdict_module(notebook: str) -> Path:
+    return ROOT / "vaecourse" / "verdicts" / f"{notebook.split('_', 1)[1]}.py"
+
+
+def notebook_messages(nb, name: str) -> dict[str, Message]:
+    """A master's messages: each markdown cell, each message literal of its code cells and verdicts."""
+    messages: dict[str, Message] = {}
+    where = f"solutions/{name}.ipynb"
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.strip():
+            _add(messages, cell.source, (f"{where}#{cell.id}", 1), "markdown cell")
+        elif cell.cell_type == "code" and HELPERS_TAG not in tags(cell):
+            for literal in message_literals(_python_only(cell.source)):
+                _add(messages, literal.msgid, (f"{where}#{cell.id}", literal.line), "code cell: a string literal")
+    verdicts = verdict_module(name)
+    if verdicts.is_file():
+        for literal in message_literals(verdicts.read_text()):
+            _add(messages, literal.msgid, (str(verdicts.relative_to(ROOT)), literal.line), "grader-side verdict")
+    return messages
+
+
+def package_messages() -> dict[str, Message]:
+    messages: dict[str, Message] = {}
+    for module in PACKAGE_MODULES:
+        for literal in message_literals((ROOT / module).read_text()):
+            _add(messages, literal.msgid, (module, literal.line), "course package")
+    for module in MARKED_MODULES:
+        for msgid in marked_literals((ROOT / module).read_text()):
+            _add(messages, msgid, (module, 1), "course package: a page's words")
+    return messages
+
+
+def _python_only(source: str) -> str:
+    """A cell's code with IPython magics (%pip, !ls) blanked, so that ast can read it; lines keep their numbers."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
+def domains(masters: dict) -> dict[str, dict[str, Message]]:
+    """Every catalog's messages, by domain (the master's name, or PACKAGE_DOMAIN)."""
+    found = {name: notebook_messages(nb, name) for name, nb in masters.items()}
+    found[PACKAGE_DOMAIN] = package_messages()
+    return found
+
+
+def catalog_path(lang: str, domain: str) -> Path:
+    return LOCALES_DIR / lang / "LC_MESSAGES" / f"{domain}.po"
+
+
+def read_catalog(path: Path, lang: str) -> Catalog:
+    if not path.is_file():
+        return Catalog(locale=lang, domain=path.stem)
+    with path.open("rb") as handle:
+        return read_po(handle, locale=lang, domain=path.stem)
+
+
+def merged_catalog(lang: str, domain: str, messages: dict[str, Message]) -> Catalog:
+    """The catalog on disk updated to these messages (Babel's update: changed -> fuzzy, gone -> dropped)."""
+    template = Catalog(locale=None, domain=domain, project="vaecourse", version="1", fuzzy=False)
+    for message in messages.values():
+        template.add(message.msgid, locations=message.locations, auto_comments=message.comments)
+    catalog = read_catalog(catalog_path(lang, domain), lang)
+    catalog.update(template, no_fuzzy_matching=False, update_header_comment=False)
+    catalog.obsolete.clear()
+    catalog.header_comment = "# " + HEADER_COMMENT.format(lang=lang)
+    catalog.fuzzy = False
+    return catalog
+
+
+def catalog_text(catalog: Catalog) -> str:
+    buffer = BytesIO()
+    write_po(buffer, catalog, width=0, omit_header=False, ignore_obsolete=True, include_previous=False,
+             sort_output=False)
+    text = buffer.getvalue().decode("utf-8")
+    # The header's dates change on every write; pin them so that an unchanged catalog stays byte-identical.
+    lines = [line for line in text.splitlines(keepends=True)
+             if not line.startswith(('"POT-Creation-Date:', '"PO-Revision-Date:', '"Generated-By:'))]
+    return "".join(lines)
+
+
+def catalog_files(masters: dict) -> dict[Path, str]:
+    """Every catalog file of every language and its content after extraction (nothing written)."""
+    files = {}
+    for lang in LANGUAGES:
+        for domain, messages in domains(masters).items():
+            files[catalog_path(lang, domain)] = catalog_text(merged_catalog(lang, domain, messages))
+    return files
+
+
+def translations(path_or_text, lang: str) -> dict[str, str]:
+    """msgid -> msgstr of the translated, not fuzzy messages of a catalog (a path or its text)."""
+    if isinstance(path_or_text, Path):
+        catalog = read_catalog(path_or_text, lang)
+    else:
+        catalog = read_po(BytesIO(path_or_text.encode("utf-8")), locale=lang)
+    return {message.id: message.string for message in catalog
+            if message.id and message.string and not message.fuzzy}
