@@ -30,7 +30,9 @@ from vaecourse.bundling import bundle_master, helper_imports
 from vaecourse.figures import figure_problems, read_manifest, rerun_hint, with_reference_figures
 from vaecourse.links import BINDER_BADGE, COLAB_BADGE, binder_url, colab_url
 from vaecourse.masters import (EXPORT_TAG, FIGURES_DIR, README, REFERENCE_DIR, ROOT, STUDENT_DIR, MasterError, master_paths,
-                               normalise, strip_markers, tags)
+                               normalise, strip_markers, student_notebook, tags)
+from vaecourse.translation import SOURCE_LANGUAGE
+from vaecourse.translation.catalogs import LANGUAGES, LOCALES_DIR, catalog_files
 from vaecourse.nbg.layout import notebook_path, write_course_source
 from vaecourse.nbg.run import NbgraderFailed, run_nbgrader
 
@@ -100,11 +102,20 @@ def title_and_summary(nb, name: str) -> tuple[str, str]:
     raise MasterError(f"{name}: the master needs a markdown cell starting with '# Title' and a one-line summary")
 
 
-def readme_table(masters: dict) -> str:
-    rows = ["| # | Notebook | What you build | Open |", "|---|---|---|---|"]
+README_HEADER = {"en": "| # | Notebook | What you build | Open |", "ja": "| # | ノートブック | 作るもの | 開く |"}
+
+
+def readme_path(lang: str) -> Path:
+    """README.md, or README.<lang>.md for a translated edition."""
+    return README if lang == SOURCE_LANGUAGE else README.with_name(f"README.{lang}.md")
+
+
+def readme_table(masters: dict, lang: str = SOURCE_LANGUAGE) -> str:
+    """The notebook table; `masters` in the language of the README (their titles and summaries)."""
+    rows = [README_HEADER[lang], "|---|---|---|---|"]
     for name, nb in masters.items():
         title, summary = title_and_summary(nb, name)
-        path = f"course/{name}.ipynb"
+        path = str(student_notebook(name, lang).relative_to(ROOT))
         rows.append(
             f"| {name[:2]} | [{title}]({path}) | {summary} | "
             f"[![Open In Colab]({COLAB_BADGE})]({colab_url(path)}) "
@@ -154,6 +165,17 @@ def build_outputs(only: list[str] | None = None) -> dict[Path, str]:
         outputs[STUDENT_DIR / f"{name}.ipynb"] = normalise(nb)
     readme = with_table(README.read_text(), readme_table(masters))
     outputs[README] = with_table(readme, verdicts_table(masters), VERDICTS_BEGIN, VERDICTS_END)
+    # The translated editions: the catalogs re-extracted first, then the same masters in each language.
+    catalogs = catalog_files(masters)
+    outputs.update(catalogs)
+    for lang in LANGUAGES:
+        translated = {name: bundle_master(nb, name, sources, lang) for name, nb in masters.items()
+                      if not only or name in only}
+        for name, nb in generate_students(translated).items():
+            with_reference_figures(nb, name, lang=lang)
+            outputs[student_notebook(name, lang)] = normalise(nb)
+        outputs[readme_path(lang)] = with_table(readme_path(lang).read_text(), readme_table(
+            {name: bundle_master(nb, name, sources, lang) for name, nb in masters.items()}, lang))
     return outputs
 
 
@@ -162,7 +184,10 @@ def stale_files(outputs: dict[Path, str]) -> list[str]:
     stale = [str(path.relative_to(ROOT)) for path, text in outputs.items()
              if not path.is_file() or path.read_text() != text]
     expected = {path for path in outputs}
-    for folder, pattern in ((STUDENT_DIR, "*.ipynb"), (REFERENCE_DIR, "*.py")):
+    folders = [(STUDENT_DIR, "*.ipynb"), (REFERENCE_DIR, "*.py")] + [
+        (STUDENT_DIR / lang, "*.ipynb") for lang in LANGUAGES] + [
+        (LOCALES_DIR / lang / "LC_MESSAGES", "*.po") for lang in LANGUAGES]
+    for folder, pattern in folders:
         stale += [f"{path.relative_to(ROOT)} (no master produces it)"
                   for path in sorted(folder.glob(pattern)) if path not in expected]
     return stale + stale_figures(outputs)

@@ -24,6 +24,7 @@ import nbformat
 from vaecourse.bundling import bundle_master
 from vaecourse.links import github_url
 from vaecourse.masters import FIGURES_DIR, MasterError
+from vaecourse.translation import localise
 
 MANIFEST_NAME = "manifest.json"
 MAKE_COMMAND = "make figures"
@@ -152,37 +153,43 @@ def figure_problems(masters: dict, sources: dict[str, str] | None = None, folder
     return problems
 
 
-def caption(figure: Figure, manifest: dict) -> str:
+def caption(figure: Figure, manifest: dict, lang: str = "en") -> str:
     """Where the reference figure comes from, in plain words, with the numbers measured on that run."""
     data, numbers = manifest["data"], manifest.get("numbers", {})
-    made = (f"Made by `{MAKE_COMMAND}` from this notebook's master, run top to bottom in full mode on a "
-            f"{manifest['device'].upper()} (torch {manifest['torch']}, {manifest['date'][:10]}), {data['description']}.")
+    made = localise("Made by `{command}` from this notebook's master, run top to bottom in full mode on a "
+                    "{device} (torch {torch}, {date}), {data}.", lang).format(
+        command=MAKE_COMMAND, device=manifest["device"].upper(), torch=manifest["torch"], date=manifest["date"][:10],
+        data=localise(data["description"], lang))
     upstream = UPSTREAM.get(figure.master, ("",))[0]
     if upstream:
-        made += f" The model is the one notebook {upstream[:2]} trained in the same run."
+        made += localise(" The model is the one notebook {number} trained in the same run.", lang).format(
+            number=upstream[:2])
     if TRAINING_MASTER in (figure.master, upstream) and numbers:
-        made += (f" After {numbers['epochs']} epochs its test negative ELBO was {numbers['test_nelbo']:.1f} nats "
-                 f"per image (train {numbers['train_nelbo']:.1f}).")
+        made += localise(" After {epochs} epochs its test negative ELBO was {test:.1f} nats per image "
+                         "(train {train:.1f}).", lang).format(
+            epochs=numbers["epochs"], test=numbers["test_nelbo"], train=numbers["train_nelbo"])
     return made
 
 
-def reference_cell(figure: Figure, manifest: dict, png: bytes) -> "nbformat.NotebookNode":
+def reference_cell(figure: Figure, manifest: dict, png: bytes, lang: str = "en") -> "nbformat.NotebookNode":
     """The markdown cell that shows the figure, the PNG attached to the cell (no path to resolve)."""
     # Attached, the picture shows in JupyterLab and in Colab opened from the badge, where a
     # relative path to figures/ resolves to nothing. GitHub's notebook preview has been
     # reported not to show attachments (jupyter/notebook#4853), hence the link to the file.
-    source = (f"**What a correct run looks like.** {figure.look_for} Yours will differ in detail "
-              "(other random numbers, other data), not in kind.\n\n"
-              f"![{figure.alt}](attachment:{figure.file})\n\n"
-              f"*{caption(figure, manifest)}* (No picture above? Some viewers do not show pictures "
-              f"attached to a cell: [the figure in the repository]({github_url(FIGURES_DIR.name + '/' + figure.file)}).)")
+    source = localise("**What a correct run looks like.** {look_for} Yours will differ in detail "
+                      "(other random numbers, other data), not in kind.\n\n"
+                      "![{alt}](attachment:{file})\n\n"
+                      "*{caption}* (No picture above? Some viewers do not show pictures "
+                      "attached to a cell: [the figure in the repository]({url}).)", lang).format(
+        look_for=localise(figure.look_for, lang), alt=localise(figure.alt, lang), file=figure.file,
+        caption=caption(figure, manifest, lang), url=github_url(FIGURES_DIR.name + "/" + figure.file))
     cell = nbformat.v4.new_markdown_cell(source)
     cell.id = "reference-" + figure.file.removesuffix(".png").replace("_", "-")  # fixed: rebuilds are identical
     cell.attachments = {figure.file: {"image/png": base64.b64encode(png).decode("ascii")}}
     return cell
 
 
-def with_reference_figures(student, name: str, folder: Path = FIGURES_DIR) -> list[str]:
+def with_reference_figures(student, name: str, folder: Path = FIGURES_DIR, lang: str = "en") -> list[str]:
     """Insert, after each figure's cell of this student notebook, the cell that shows it.
 
     Figures whose PNG is missing, and all figures of a quick-mode run, are left out; their
@@ -197,5 +204,5 @@ def with_reference_figures(student, name: str, folder: Path = FIGURES_DIR) -> li
             left_out.append(figure.file)
             continue
         index = cell_index(student, name, figure.cell, figure.draws)
-        student.cells.insert(index + 1, reference_cell(figure, manifest, path.read_bytes()))
+        student.cells.insert(index + 1, reference_cell(figure, manifest, path.read_bytes(), lang))
     return left_out

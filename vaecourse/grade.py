@@ -1,6 +1,6 @@
 """The instructor's grading command: `python -m vaecourse.grade COMMAND` (README: "For instructors").
 
-    release   [NB ...]                     masters -> autograder/source, release/ and the gradebook
+    release   [NB ...] [--lang ja]         masters -> autograder/source, release/ and the gradebook
     roster    roster.csv                   students into the gradebook (id, first_name, last_name, email, lms_id)
     collect   --zip lms.zip | --folder DIR copy submissions into autograder/submitted/ (inputs only read;
                                            Canvas and Moodle file names recognised, --lms)
@@ -29,6 +29,7 @@ from pathlib import Path
 
 from vaecourse.grading import classroom, lms, lms_export, similarity
 from vaecourse.nbg.config import CELL_TIMEOUT_S
+from vaecourse.translation.catalogs import LANGUAGES
 
 DEFAULT_CSV = "exports/grades.csv"
 SIMILARITY_FILE = "exports/similarity.txt"
@@ -46,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("release", help="make source/ from the masters and run generate_assignment")
     p.add_argument("notebooks", nargs="*", metavar="NN_name", help="the notebooks to release (default: every notebook)")
+    p.add_argument("--lang", choices=("en", *LANGUAGES), default="en",
+                   help="the edition to release: en (course/), ja (course/ja/, graded and fed back in Japanese)")
 
     p = sub.add_parser("roster", help="import a roster CSV (columns id, first_name, last_name, email, lms_id)")
     p.add_argument("csv", type=Path, help="the roster: a column id (or student_id), optional first_name, "
@@ -215,8 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         course.mkdir(parents=True, exist_ok=True)
         db_url = args.db or classroom.default_db_url(course)
         if args.command == "release":
-            names = classroom.release(course, db_url, args.notebooks or None, args.solutions)
-            print(f"released {', '.join(names)}: {course / 'release'} (the same notebooks as course/)")
+            names = classroom.release(course, db_url, args.notebooks or None, args.solutions, args.lang)
+            edition = "course/" if args.lang == "en" else f"course/{args.lang}/"
+            print(f"released {', '.join(names)}: {course / 'release'} (the same notebooks as {edition})")
             _write_config(course, args.db)
         elif args.command == "roster":
             print(f"{len(classroom.import_roster(args.csv, db_url))} students in the gradebook")

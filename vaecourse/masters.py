@@ -63,6 +63,11 @@ def read_master(name: str, solutions: Path | None = None) -> "nbformat.NotebookN
     return nbformat.read(Path(solutions or solutions_dir()) / f"{name}.ipynb", as_version=4)
 
 
+def student_notebook(name: str, lang: str = "en") -> Path:
+    """course/NN_name.ipynb, or course/<lang>/NN_name.ipynb for a translated edition."""
+    return (STUDENT_DIR if lang == "en" else STUDENT_DIR / lang) / f"{name}.ipynb"
+
+
 def tags(cell) -> list[str]:
     return list(cell.get("metadata", {}).get("tags", []))
 

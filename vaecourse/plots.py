@@ -1,9 +1,80 @@
 """Figures the notebooks share: image grids on one grey scale, and loss curves.
 
-The build copies this module into each student notebook.
+The build copies this module into each student notebook. In the Japanese edition it makes
+Matplotlib draw Japanese first (use_japanese_font): Colab has no Japanese font, and a label
+drawn in a font without the glyphs shows empty boxes (tofu).
 """
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import torch
+
+from vaecourse.runtime import COURSE_LANGUAGE
+
+# Installed fonts with Japanese glyphs, tried when matplotlib-fontja (IPAexGothic) is missing and
+# cannot be installed: Debian's fonts-noto-cjk, macOS and Windows fonts.
+JAPANESE_FONTS = ("IPAexGothic", "Noto Sans CJK JP", "Noto Sans JP", "Hiragino Sans", "Yu Gothic", "IPAGothic",
+                  "TakaoGothic")
+
+
+def use_japanese_font() -> str | None:
+    """Draw text in a font with Japanese glyphs, Latin and maths falling back to DejaVu Sans; its name.
+
+    matplotlib-fontja (the maintained successor of japanize-matplotlib, which no longer imports
+    on Python 3.12) is installed with pip where it is missing (Colab); offline, an installed
+    Japanese font is used. None, with a warning, when there is neither.
+    """
+    from matplotlib import font_manager
+
+    try:
+        import matplotlib_fontja  # noqa: F401  (registers IPAexGothic with Matplotlib on import)
+    except ImportError:
+        installed = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "matplotlib-fontja"],
+                                   capture_output=True, text=True)
+        if installed.returncode == 0:
+            import matplotlib_fontja  # noqa: F401
+    names = {font.name for font in font_manager.fontManager.ttflist}
+    if not names & set(JAPANESE_FONTS):  # installed after Matplotlib cached its font list: add them now
+        for path in font_manager.findSystemFonts():
+            if any(part in Path(path).name for part in ("NotoSansCJK", "ipaexg", "ipag", "Hiragino", "YuGoth")):
+                font_manager.fontManager.addfont(path)
+        names = {font.name for font in font_manager.fontManager.ttflist}
+    name = next((font for font in JAPANESE_FONTS if font in names), None)
+    if name is None:
+        warnings.warn("no Japanese font for Matplotlib: `pip install matplotlib-fontja`, or install fonts-noto-cjk; "
+                      "Japanese labels will show as empty boxes")
+        return None
+    plt.rcParams["font.family"] = "sans-serif"
+    plt.rcParams["font.sans-serif"] = [name, "DejaVu Sans"]
+    return name
+
+
+def missing_glyphs(fig) -> dict[str, str]:
+    """Text of a drawn figure -> the characters its font has no glyph for (empty: no tofu)."""
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    fig.canvas.draw()
+    missing = {}
+    for artist in fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_fontproperties")):
+        text = artist.get_text()
+        if not text.strip():
+            continue
+        paths = [font_manager.findfont(font_manager.FontProperties(family=family))
+                 for family in plt.rcParams["font.sans-serif"]] if artist.get_fontproperties().get_family() == [
+            "sans-serif"] else [font_manager.findfont(artist.get_fontproperties())]
+        charmaps = [FT2Font(path).get_charmap() for path in paths]
+        lost = "".join(sorted({c for c in text if not c.isspace() and not any(ord(c) in m for m in charmaps)}))
+        if lost:
+            missing[text] = lost
+    return missing
+
+
+if COURSE_LANGUAGE == "ja":
+    use_japanese_font()
 
 
 def show_images(images, titles=None, ncols: int = 10, size: float = 1.2, suptitle: str | None = None):

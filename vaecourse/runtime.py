@@ -17,6 +17,8 @@ QUICK_ENV = "VAE_COURSE_QUICK"  # "1": a small subset and one short epoch
 DATA_ENV = "VAE_COURSE_DATA"  # where MNIST lives (default: data/ beside the course)
 CHECKPOINT_ENV = "VAE_COURSE_CHECKPOINTS"  # where trained models go (default: checkpoints/ beside the data)
 SEED = 0
+# The language of the notebook's messages and figures: "en", or "ja" in course/ja/ (the build sets it there).
+COURSE_LANGUAGE = "en"
 
 
 def in_colab() -> bool:

@@ -32,7 +32,7 @@ import nbformat
 
 from vaecourse.bundling import bundle_master
 from vaecourse.figures import with_reference_figures
-from vaecourse.masters import ROOT, STUDENT_DIR, figures_dir, master_paths, normalise, read_master
+from vaecourse.masters import ROOT, STUDENT_DIR, figures_dir, master_paths, normalise, read_master, student_notebook
 from vaecourse.nbg.config import config_text
 from vaecourse.nbg.gradebook import open_gradebook
 from vaecourse.nbg.layout import notebook_path, write_course_source
@@ -84,10 +84,12 @@ def released(course: Path) -> list[str]:
     return sorted(p.name for p in source.iterdir() if (p / f"{p.name}.ipynb").is_file()) if source.is_dir() else []
 
 
-def release(course: Path, db_url: str, names: list[str] | None = None, solutions: Path | None = None) -> list[str]:
+def release(course: Path, db_url: str, names: list[str] | None = None, solutions: Path | None = None,
+            lang: str = "en") -> list[str]:
     """Write source/ from the masters, run generate_assignment; return the released names.
 
     solutions: the masters' folder (default: `vaecourse.masters.solutions_dir()`).
+    lang: the edition released ("ja": the notebooks of course/ja/, graded and fed back in Japanese).
     """
     course = Path(course)
     names = names or notebook_names(solutions)
@@ -95,7 +97,7 @@ def release(course: Path, db_url: str, names: list[str] | None = None, solutions
     if unknown:
         raise CourseError(f"no master notebook for {sorted(unknown)} in {solutions or 'solutions/'}")
     with tempfile.TemporaryDirectory(prefix="vaecourse-source-") as tmp:
-        write_course_source(Path(tmp), {name: bundle_master(read_master(name, solutions), name, {})
+        write_course_source(Path(tmp), {name: bundle_master(read_master(name, solutions), name, {}, lang)
                                         for name in names})  # exactly as the build does
         for name in names:
             target = notebook_path(course, "source", name).parent
@@ -107,12 +109,12 @@ def release(course: Path, db_url: str, names: list[str] | None = None, solutions
         released = notebook_path(course, "release", name)
         released_nb = nbformat.read(released, as_version=4)
         cells = len(released_nb.cells)
-        with_reference_figures(released_nb, name, figures_dir(solutions))  # as the build does
+        with_reference_figures(released_nb, name, figures_dir(solutions), lang)  # as the build does
         if len(released_nb.cells) != cells:
             nbformat.write(released_nb, released)
-        committed = STUDENT_DIR / f"{name}.ipynb"
+        committed = student_notebook(name, lang)
         if committed.is_file() and normalise(released_nb) != committed.read_text():
-            print(f"warning: release/{name}/{name}.ipynb differs from course/{name}.ipynb: "
+            print(f"warning: release/{name}/{name}.ipynb differs from {committed.relative_to(STUDENT_DIR.parent)}: "
                   "run `make build` and commit, so that students get what is graded", file=sys.stderr)
     return names
 

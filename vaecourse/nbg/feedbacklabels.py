@@ -22,6 +22,7 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from vaecourse.masters import nbgrader_md
+from vaecourse.translation import localise, notebook_language
 
 _EX_RE = re.compile(r"""^ex\s*=\s*(["'])(.+?)\1\s*$""", re.MULTILINE)
 _HEADING_RE = re.compile(r"^#{1,6}\s+(.+?)\s*$", re.MULTILINE)
@@ -49,11 +50,13 @@ def heading_title(markdown: str) -> str | None:
     return re.sub(r"\s*\([^)]*\)$", "", found[-1]).strip() or None if found else None
 
 
-def total_text(score: float, max_score: float, ungraded: float) -> str:
+def total_text(score: float, max_score: float, ungraded: float, lang: str = "en") -> str:
+    """The page's total, in the notebook's language."""
     if ungraded:
-        return (f"Score: {points(score)} / {points(max_score - ungraded)} so far; "
-                f"{points(ungraded)} points still to be graded by hand")
-    return f"Score: {points(score)} / {points(max_score)}"
+        return localise("Score: {score} / {max_score} so far; {ungraded} points still to be graded by hand",
+                        lang).format(score=points(score), max_score=points(max_score - ungraded),
+                                     ungraded=points(ungraded))
+    return localise("Score: {score} / {max_score}", lang).format(score=points(score), max_score=points(max_score))
 
 
 class FeedbackLabels(NbGraderPreprocessor):
@@ -63,11 +66,12 @@ class FeedbackLabels(NbGraderPreprocessor):
         info = resources["nbgrader"]
         self._ungraded = 0.0
         self._heading = None
+        self._lang = notebook_language(nb)
         with Gradebook(info["db_url"]) as gb:
             self._grade = lambda grade_id: gb.find_grade(grade_id, info["notebook"], info["assignment"],
                                                          info["student"])
             nb, resources = super().preprocess(nb, resources)
-        info["feedback_total"] = total_text(info.get("score", 0), info.get("max_score", 0), self._ungraded)
+        info["feedback_total"] = total_text(info.get("score", 0), info.get("max_score", 0), self._ungraded, self._lang)
         return nb, resources
 
     def preprocess_cell(self, cell, resources, cell_index):
@@ -81,7 +85,8 @@ class FeedbackLabels(NbGraderPreprocessor):
             grade = self._grade(md["grade_id"])
             if grade.auto_score is None and grade.manual_score is None:
                 self._ungraded += float(grade.max_score or 0)
-                md["feedback_score"] = f"to be graded ({points(grade.max_score)} points)"
+                md["feedback_score"] = localise("to be graded ({points} points)", self._lang).format(
+                    points=points(grade.max_score))
             else:
                 md["feedback_score"] = f"{points(grade.score)} / {points(grade.max_score)}"
         if cell.cell_type == "markdown":

@@ -14,6 +14,8 @@ from jinja2 import DictLoader
 from nbconvert.exporters import HTMLExporter
 from traitlets import default
 
+from vaecourse.translation import localise, notebook_language
+
 TEMPLATE_NAME = "vaecourse_feedback.html.j2"
 
 TEMPLATE = r"""{%- extends 'index.html.j2' -%}{# nbgrader's feedback/index.html.j2: GenerateFeedback sets template_name 'feedback' #}
@@ -36,13 +38,13 @@ TEMPLATE = r"""{%- extends 'index.html.j2' -%}{# nbgrader's feedback/index.html.
 {%- endif -%}
 <div class="panel-heading">
 {%- if cell.metadata.nbgrader.grade -%}
-  <span class="nbgrader-label">{{ course_label(cell, "Your answer" if cell.metadata.nbgrader.solution else cell.metadata.nbgrader.grade_id) }}</span>
-  <span class="pull-right"><a href="#top">(Top)</a></span>
+  <span class="nbgrader-label">{{ course_label(cell, "Your answer" | localise(nb) if cell.metadata.nbgrader.solution else cell.metadata.nbgrader.grade_id) }}</span>
+  <span class="pull-right"><a href="#top">{{ "(Top)" | localise(nb) }}</a></span>
 {%- elif cell.metadata.nbgrader.solution -%}
-  <span class="nbgrader-label">Your answer</span>
-  <span class="pull-right"><a href="#top">(Top)</a></span>
+  <span class="nbgrader-label">{{ "Your answer" | localise(nb) }}</span>
+  <span class="pull-right"><a href="#top">{{ "(Top)" | localise(nb) }}</a></span>
 {%- elif cell.metadata.nbgrader.task -%}
-  <span class="nbgrader-label">Task: <code>{{ cell.metadata.nbgrader.grade_id }}</code></span>
+  <span class="nbgrader-label">{{ "Task:" | localise(nb) }} <code>{{ cell.metadata.nbgrader.grade_id }}</code></span>
 {%- endif -%}
 </div>
 {%- endmacro %}
@@ -51,7 +53,7 @@ TEMPLATE = r"""{%- extends 'index.html.j2' -%}{# nbgrader's feedback/index.html.
 {%- if (cell.metadata.nbgrader.solution or cell.metadata.nbgrader.task) and cell.metadata.nbgrader.comment -%}
 <div class="panel-footer">
   <div>
-    <b>Comments:</b> {{ cell.metadata.nbgrader.comment | markdown2html | strip_files_prefix }}
+    <b>{{ "Comments:" | localise(nb) }}</b> {{ cell.metadata.nbgrader.comment | markdown2html | strip_files_prefix }}
   </div>
 </div>
 {%- endif -%}
@@ -71,11 +73,11 @@ TEMPLATE = r"""{%- extends 'index.html.j2' -%}{# nbgrader's feedback/index.html.
             <li><a href="#{{ cell.metadata.nbgrader.grade_id }}">{{ course_label(cell, cell.metadata.nbgrader.grade_id) }}</a></li>
             {% endif %}
             {% if cell.metadata.nbgrader and cell.metadata.nbgrader.comment %}
-            <li><a href="#comment-{{ cell.metadata.nbgrader.grade_id }}">Comment</a></li>
+            <li><a href="#comment-{{ cell.metadata.nbgrader.grade_id }}">{{ "Comment" | localise(nb) }}</a></li>
             {% endif %}
           {% endfor %}
           {% if resources.nbgrader.late_penalty > 0 %}
-            <li class="late-penalty">Late submission penalty (Score: -{{ resources.nbgrader.late_penalty | float | round(2) }})</li>
+            <li class="late-penalty">{{ "Late submission penalty" | localise(nb) }} ({{ "Score:" | localise(nb) }} -{{ resources.nbgrader.late_penalty | float | round(2) }})</li>
           {% endif %}
           </ol>
         </div>
@@ -137,6 +139,11 @@ class FeedbackPage(HTMLExporter):
     @default("extra_loaders")
     def _course_loaders(self):
         return [DictLoader({TEMPLATE_NAME: TEMPLATE})]
+
+    @default("filters")
+    def _course_filters(self):
+        # The page's own words in the notebook's language: {{ "Your answer" | localise(nb) }}.
+        return {"localise": lambda text, nb: localise(text, notebook_language(nb))}
 
     @default("template_file")
     def _course_template_file(self):

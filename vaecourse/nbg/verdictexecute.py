@@ -26,8 +26,9 @@ from traitlets import Integer
 
 from vaecourse.masters import grade_id
 from vaecourse.nbg.config import TIMEOUT_ERRORS
-from vaecourse.verdicts import verdicts_for
-from vaecourse.verdicts.core import MIME, Outputs, judge, probe_source, read_outputs, report, score
+from vaecourse.translation import localise, notebook_language
+from vaecourse.translation.modules import translated
+from vaecourse.verdicts.core import MIME
 
 
 WARM_UP = """
@@ -50,7 +51,10 @@ class VerdictExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         notebook = ((resources or {}).get("nbgrader") or {}).get("notebook", "")
-        self._verdicts = verdicts_for(notebook) if notebook else {}
+        # A Japanese notebook is judged by the same verdicts, their messages in Japanese (translation/modules.py).
+        self._lang = notebook_language(nb)
+        self._core = translated("vaecourse.verdicts.core", self._lang)
+        self._verdicts = translated("vaecourse.verdicts", self._lang).verdicts_for(notebook) if notebook else {}
         self._seed = self.verdict_seed if self.verdict_seed is not None else secrets.randbits(63)
         if self._verdicts:
             self.log.info("verdicts of %s drawn from seed %d", notebook, self._seed)
@@ -85,21 +89,23 @@ class VerdictExecute(Execute):
         return beside.outputs
 
     def _apply(self, cell, index, verdict) -> None:
+        core = self._core
         rng = np.random.default_rng([self._seed, zlib.crc32(verdict.grade_id.encode())])
         inputs = verdict.inputs(rng)
         if any(output.get("ename") in TIMEOUT_ERRORS for output in cell.outputs if output.get("output_type") == "error"):
             # The check above ran the same code and did not finish: running it again would only wait
             # out the cell timeout a second time. Every part is lost, with that reason.
-            outputs = Outputs(error=f"the check above did not finish within {self.timeout} s, so your code was "
-                                    "not run again on the grader's inputs", timed_out=True)
+            why = localise("the check above did not finish within {timeout} s, so your code was not run again "
+                           "on the grader's inputs", self._lang)
+            outputs = core.Outputs(error=why.format(timeout=self.timeout), timed_out=True)
         else:
-            outputs = read_outputs(self._run_beside(probe_source(verdict, inputs), index, cell))
-        results = judge(verdict, inputs, outputs, self.timeout)
-        total = score(results)
+            outputs = core.read_outputs(self._run_beside(core.probe_source(verdict, inputs), index, cell))
+        results = core.judge(verdict, inputs, outputs, self.timeout)
+        total = core.score(results)
         parts = [{"name": r.name, "points": r.points, "earned": r.earned, "message": r.message} for r in results]
         verdict_output = nbformat.v4.new_output(
             "execute_result", data={"text/plain": repr(float(total)), MIME: {"parts": parts}},
             execution_count=cell.get("execution_count"))
-        report_output = nbformat.v4.new_output("stream", name="stdout", text=report(verdict, results))
+        report_output = nbformat.v4.new_output("stream", name="stdout", text=core.report(verdict, results))
         kept = [output for output in cell.outputs if output.get("output_type") != "execute_result"]
         cell.outputs = [verdict_output, report_output, *kept]

@@ -81,6 +81,14 @@ def package_messages() -> dict[str, Message]:
     for module in MARKED_MODULES:
         for msgid in marked_literals((ROOT / module).read_text()):
             _add(messages, msgid, (module, 1), "course package: a page's words")
+    from vaecourse.figures import FIGURES, read_manifest  # the reference figures' words, shown under each
+
+    for figure in FIGURES:
+        for msgid in (figure.alt, figure.look_for):
+            _add(messages, msgid, ("vaecourse/figures.py", 1), f"reference figure {figure.file}")
+    description = read_manifest().get("data", {}).get("description")
+    if description:
+        _add(messages, description, ("figures/manifest.json", 1), "reference figures: the data they were made on")
     return messages
 
 

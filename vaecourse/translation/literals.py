@@ -31,16 +31,17 @@ class Literal:
 
 
 def is_message(text: str) -> bool:
-    """Prose for a reader: a space and a word of three letters or more, outside {fields}."""
+    """Prose for a reader: a space and a word of three letters or more, outside {fields} ("indices{i}" is a key)."""
     outside = _FIELD.sub("", text)
     if _CODE.match(text) or text.startswith("^"):  # code or a regular expression
         return False
-    return " " in outside.strip() and bool(_WORD.search(outside))
+    return " " in outside and bool(_WORD.search(outside))  # "shape {s}" is one: a word, a space, a field
 
 
 def marked_literals(source: str, marker: str = "localise") -> list[str]:
-    """The first arguments of calls marker("...", ...): the messages of a module that is not translated as a whole."""
-    found = []
+    """The first arguments of calls marker("...", ...), and the strings a Jinja template in the module passes to
+    the filter ("..." | marker): the messages of a module that is not translated as a whole."""
+    found = re.findall(r'"([^"]+)"\s*\|\s*' + marker + r"\b", source)
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == marker \
                 and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
@@ -108,7 +109,7 @@ def message_literals(source: str) -> list[Literal]:
         start_b = line_starts[node.lineno - 1] + node.col_offset
         end_b = line_starts[node.end_lineno - 1] + node.end_col_offset
         text = encoded[start_b:end_b].decode("utf-8")
-        if re.match(r"^[rRbBuUfF]*('''|\"\"\")", text) or not is_message(msgid if not is_f else msgid):
+        if re.match(r"^[rRbBuUfF]*('''|\"\"\")", text) or not is_message(msgid):
             continue
         start = len(encoded[:start_b].decode("utf-8"))
         found.append(Literal(start, start + len(text), msgid, is_f, node.lineno))

@@ -8,8 +8,8 @@ from vaecourse.verdicts.core import Verdict
 
 
 def module_name(notebook: str) -> str:
-    """`04_elbo` -> `vaecourse.verdicts.elbo`."""
-    return "vaecourse.verdicts." + notebook.split("_", 1)[1]
+    """`04_elbo` -> `vaecourse.verdicts.elbo` (`vaecourse.lang_ja.verdicts.elbo` in the Japanese package)."""
+    return f"{__name__}.{notebook.split('_', 1)[1]}"
 
 
 def verdicts_for(notebook: str) -> dict[str, Verdict]:
