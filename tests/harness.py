@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 
 from vaecourse.bundling import bundle_master
-from vaecourse.masters import ROOT, grade_id, is_answer, strip_markers
+from vaecourse.masters import ROOT, grade_id, is_answer, strip_markers, student_notebook
 from vaecourse.nbg.gradebook import open_gradebook
 from vaecourse.nbg.config import config_text
 from vaecourse.nbg.layout import write_course_source
@@ -29,8 +29,9 @@ def load_master(name: str):
     return nbformat.read(ROOT / "solutions" / f"{name}.ipynb", as_version=4)
 
 
-def load_student(name: str):
-    return nbformat.read(ROOT / "course" / f"{name}.ipynb", as_version=4)
+def load_student(name: str, lang: str = "en"):
+    """course/NN_name.ipynb, or course/<lang>/NN_name.ipynb (a translated edition)."""
+    return nbformat.read(student_notebook(name, lang), as_version=4)
 
 
 def solution_sources(master) -> dict[str, str]:
@@ -42,14 +43,14 @@ def solution_sources(master) -> dict[str, str]:
     }
 
 
-def filled_student(name: str, replace: dict[str, str] | None = None, edit=None):
-    """The student notebook of `name` with every solution cell filled in.
+def filled_student(name: str, replace: dict[str, str] | None = None, edit=None, lang: str = "en"):
+    """The student notebook of `name` (in `lang`) with every solution cell filled in.
 
     replace maps a solution grade_id to the source a student wrote instead of the
     master's solution; it may also hold `"old text" -> "new text"` edits via `edit`,
     a function (grade_id, source) -> source applied after the replacement.
     """
-    student = copy.deepcopy(load_student(name))
+    student = copy.deepcopy(load_student(name, lang))
     sources = solution_sources(load_master(name))
     for key in replace or {}:
         if key not in sources:
@@ -146,15 +147,15 @@ c.Autograde.autograde_preprocessors = Autograde.class_traits()["autograde_prepro
 
 
 def autograde(name: str, submissions: dict[str, "nbformat.NotebookNode"], workdir: Path,
-              data_dir: Path, extra_config: str = "") -> tuple[dict[str, Graded], str]:
+              data_dir: Path, extra_config: str = "", lang: str = "en") -> tuple[dict[str, Graded], str]:
     """Autograde one notebook for many students with real nbgrader.
 
     Returns (student -> Graded, nbgrader's log). A student missing from the result had
     a notebook nbgrader could not grade; callers assert on that. extra_config: lines added to
-    the nbgrader_config.py (e.g. PLAIN_NBGRADER).
+    the nbgrader_config.py (e.g. PLAIN_NBGRADER). lang: the edition released (as `grade release --lang`).
     """
     env = tool_env({"VAE_COURSE_DATA": str(data_dir)})
-    masters = {name: bundle_master(load_master(name), name, {})}
+    masters = {name: bundle_master(load_master(name), name, {}, lang)}
     # VAE_COURSE_TEST_SANDBOX=1: the kernels run in the grading sandbox, as the grading command runs them
     write_course_source(workdir, masters,
                         config_text(sandbox=bool(os.environ.get("VAE_COURSE_TEST_SANDBOX"))) + extra_config)

@@ -13,6 +13,7 @@ Needs Debian's chromium (.ci/run installs it) and the playwright package; withou
 tests skip, unless VAE_COURSE_REQUIRE_BROWSER=1 (set by .ci/run), where they fail.
 """
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -32,6 +33,8 @@ LATENT = "06_latent_space"  # holds the ipywidgets latent explorer (FloatSliders
 FALLBACK = "01_mnist"
 NOTEBOOK = LATENT if (ROOT / "course" / f"{LATENT}.ipynb").is_file() else FALLBACK
 RUN_TIMEOUT_S = 900
+JAPANESE_NOTEBOOK = "01_mnist"  # the quickest notebook, in the Japanese edition (course/ja/)
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -56,6 +59,8 @@ def lab(tmp_path_factory, offline_data):
     root = tmp_path_factory.mktemp("lab")
     (root / "course").mkdir()
     nbformat.write(filled_student(NOTEBOOK), root / "course" / f"{NOTEBOOK}.ipynb")
+    (root / "course" / "ja").mkdir()
+    nbformat.write(filled_student(JAPANESE_NOTEBOOK, lang="ja"), root / "course" / "ja" / f"{JAPANESE_NOTEBOOK}.ipynb")
     # nbgrader course folder: the repository's autograder config and the masters as sources.
     from vaecourse.bundling import bundle_master
     course = root / "autograder"
@@ -113,12 +118,17 @@ def _wait_for_kernel(server, path: str, timeout: float = 180) -> None:
 @pytest.fixture(scope="module")
 def ran(lab):
     """Open the notebook, Run All Cells, wait for the kernel, save; the saved notebook and timing."""
+    return _run_all_cells(lab, f"course/{NOTEBOOK}.ipynb")
+
+
+def _run_all_cells(lab, relative: str) -> dict:
+    """Open the notebook at `relative` (to the lab's root), Run All Cells, wait, save: the saved notebook."""
     page, server = lab["page"], lab["server"]
     started = time.monotonic()
-    page.goto(server.url(f"lab/tree/course/{NOTEBOOK}.ipynb"))
+    page.goto(server.url(f"lab/tree/{relative}"))
     page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=180_000)
     page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=180_000)
-    _wait_for_kernel(server, f"course/{NOTEBOOK}.ipynb")
+    _wait_for_kernel(server, relative)
     opened = time.monotonic() - started
     started_js = ("() => { const p = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')]"
                   ".map(node => node.textContent); return p.some(t => t.includes('*')) || p.every(t => /\\[\\d+\\]/.test(t)); }")
@@ -143,7 +153,7 @@ def ran(lab):
         assert time.monotonic() < deadline, f"Run All Cells did not finish in {RUN_TIMEOUT_S} s: {prompts}"
         page.wait_for_timeout(1000)
     ran_s = time.monotonic() - started - opened
-    path = lab["root"] / "course" / f"{NOTEBOOK}.ipynb"
+    path = lab["root"] / relative
     before = path.stat().st_mtime_ns
     _menu(page, "File", "Save Notebook")
     for _ in range(60):
@@ -152,7 +162,7 @@ def ran(lab):
         page.wait_for_timeout(500)
     page.wait_for_timeout(1000)  # let the write finish
     saved = nbformat.read(path, as_version=4)
-    print(f"\n{NOTEBOOK} in JupyterLab: opened in {opened:.0f} s, Run All Cells took {ran_s:.0f} s")
+    print(f"\n{relative} in JupyterLab: opened in {opened:.0f} s, Run All Cells took {ran_s:.0f} s")
     return {"nb": saved, "prompts": _prompts(page)}
 
 
@@ -239,6 +249,34 @@ def test_latent_explorer_redraws_when_a_slider_moves(ran, lab):
     page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=60_000)
     page.wait_for_timeout(500)
     page.screenshot(path=str(SCREENSHOTS / f"browser_{LATENT}_slider_after.png"))
+
+
+def test_a_japanese_notebook_shows_its_japanese_text_and_figures_with_japanese_labels(lab):
+    """course/ja/01_mnist.ipynb in JupyterLab: its text in Japanese, every cell run, figures drawn from
+    cells whose labels are Japanese, and no Matplotlib warning of a missing glyph (tofu)."""
+    saved = _run_all_cells(lab, f"course/ja/{JAPANESE_NOTEBOOK}.ipynb")["nb"]
+    page = lab["page"]
+    title = next(cell.source.splitlines()[0].lstrip("# ") for cell in saved.cells
+                 if cell.cell_type == "markdown" and cell.source.startswith("# "))
+    assert JAPANESE.search(title), title
+    page.get_by_text(title.split("·")[-1].strip(), exact=False).first.wait_for(timeout=30_000)
+    errors = [output.get("ename") for cell in saved.cells for output in cell.get("outputs", [])
+              if output.get("output_type") == "error"]
+    assert not errors, errors
+    drawn = [cell for cell in saved.cells if any("image/png" in output.get("data", {})
+                                                 for output in cell.get("outputs", []))]
+    labelled = [cell for cell in drawn if re.search(r"set_(x|y)?label|set_title|suptitle|title=", cell.source)
+                and JAPANESE.search(cell.source)]
+    assert labelled, "no figure of the Japanese notebook has Japanese labels"
+    stderr = " ".join(output.get("text", "") for cell in saved.cells for output in cell.get("outputs", [])
+                      if output.get("name") == "stderr")
+    assert "missing from font" not in stderr, stderr[-2000:]
+    images = page.locator(".jp-OutputArea-output img")
+    assert images.count() >= len(drawn)
+    decoded = images.evaluate_all("nodes => nodes.filter(n => n.complete && n.naturalWidth > 0).length")
+    assert decoded == images.count(), f"only {decoded} of {images.count()} figures were decoded"
+    images.last.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / f"browser_ja_{JAPANESE_NOTEBOOK}_figure.png"))
 
 
 def test_formgrader_lists_the_course_assignments(lab):

@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -208,3 +209,58 @@ def test_setup_advises_gpu_on_colab_cpu(name, colab_venv, offline_data, tmp_path
     text = "".join(output.get("text", "") for output in out.cells[setup].get("outputs", []))
     assert "Running on Google Colab, CPU" in text and "Change runtime type" in text, (
         f"{name}: on a Colab CPU the setup cell should say so and advise a GPU runtime; it printed:\n{text}")
+
+
+# ---------------------------------------------------------------- the Japanese edition
+
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+FONT_PROBE = '''import json
+import matplotlib.pyplot as plt
+from matplotlib import font_manager
+print("FONT " + json.dumps({"sans": plt.rcParams["font.sans-serif"][:1],
+                            "path": font_manager.findfont(plt.rcParams["font.sans-serif"][0])}))'''
+
+
+@pytest.fixture(scope="module")
+def colab_venv_after_japanese(colab_venv):
+    """The Colab-like venv, given back as it was: a Japanese notebook installs matplotlib-fontja into it
+    (as it does on Colab, which has no Japanese font); the next session must find the venv unchanged."""
+    yield colab_venv
+    subprocess.run([str(colab_venv), "-m", "pip", "uninstall", "--yes", "--quiet", "matplotlib-fontja"],
+                   env=_clean_env(colab_venv), capture_output=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", STUDENT_NOTEBOOKS)
+def test_japanese_notebook_runs_alone_and_brings_its_font(name, colab_venv_after_japanese, offline_data, tmp_path):
+    """course/ja/NAME.ipynb, solutions filled in, alone, in the Colab-like venv (no Japanese font, no
+    matplotlib-fontja): it runs with no error, talks Japanese, and draws with a Japanese font it installed."""
+    colab_venv = colab_venv_after_japanese
+    folder = tmp_path / "alone"
+    folder.mkdir()
+    nb = filled_student(name, lang="ja")
+    nb.cells.append(nbformat.v4.new_code_cell(FONT_PROBE))
+    source = folder / f"{name}.ipynb"
+    nbformat.write(nb, source)
+    runner = tmp_path / "runner.py"
+    runner.write_text(RUNNER)
+    executed = tmp_path / "executed.ipynb"
+    env = _clean_env(colab_venv, {"VAE_COURSE_DATA": str(offline_data), "VAE_COURSE_QUICK": "1"})
+    env.pop("COLAB_RELEASE_TAG", None)
+    result = subprocess.run([str(colab_venv), str(runner), str(source), str(executed)], cwd=folder,
+                            env=env, capture_output=True, text=True, timeout=1500)
+    assert executed.is_file(), f"{name}: nothing was executed\n{result.stdout}\n{result.stderr}"
+    out = nbformat.read(executed, as_version=4)
+    errors = [(index, output.get("ename"), output.get("evalue"))
+              for index, cell in enumerate(out.cells) for output in cell.get("outputs", [])
+              if output.get("output_type") == "error"]
+    assert result.returncode == 0 and not errors, f"{name} (ja) failed alone: {errors}\n{result.stderr[-3000:]}"
+    texts = "".join(output.get("text", "") for cell in out.cells[:8] if cell.cell_type == "code"
+                    for output in cell.get("outputs", []))
+    assert JAPANESE.search(texts), f"{name} (ja): the setup cells do not talk Japanese:\n{texts[:1000]}"
+    stderr = "".join(output.get("text", "") for cell in out.cells for output in cell.get("outputs", [])
+                     if output.get("name") == "stderr")
+    assert "missing from font" not in stderr, f"{name} (ja): Matplotlib drew tofu:\n{stderr[-2000:]}"
+    font = json.loads("".join(output.text for output in out.cells[-1].outputs
+                              if output.get("name") == "stdout").split("FONT ", 1)[1])
+    assert font["sans"] == ["IPAexGothic"] and "matplotlib_fontja" in font["path"], font

@@ -262,3 +262,17 @@ print(name, missing_glyphs(fig))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-1] == "{}" and "CJK" in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_notebook_has_the_same_verdicts_in_japanese(name):
+    """Same grade ids, parts and points; the exercise named as the glossary says (演習 N.M)."""
+    from vaecourse.verdicts import verdicts_for
+
+    english = verdicts_for(name)
+    japanese = translated("vaecourse.verdicts", "ja").verdicts_for(name)
+    assert list(japanese) == list(english)
+    for gid, verdict in japanese.items():
+        assert [part.points for part in verdict.parts] == [part.points for part in english[gid].parts]
+        assert verdict.exercise.startswith(f"演習 {int(name[:2])}."), verdict.exercise
+        assert verdict.probe == english[gid].probe, "a probe is code: translation must not touch it"

@@ -2,7 +2,9 @@
 
 `nbgrader validate` passes on every master (the solutions pass their own tests), and
 `nbgrader validate --invert` finds no passing graded cell in any student notebook (a blank
-stub fails every test: no check passes by accident).
+stub fails every test: no check passes by accident). The same for the Japanese edition: its
+masters are generated (bundle_master in Japanese, what `grade release --lang ja` releases),
+its student notebooks are course/ja/.
 """
 import time
 from pathlib import Path
@@ -12,7 +14,8 @@ import pytest
 from nbgrader.utils import is_grade
 from nbgrader.validator import Validator
 
-from vaecourse.masters import grade_id
+from vaecourse.bundling import bundle_master
+from vaecourse.masters import grade_id, read_master, student_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 MASTERS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
@@ -51,3 +54,20 @@ def test_student_version_fails_every_graded_cell(master, validation_env):
     assert not results.get("changed"), "the student version's locked cells differ from their checksums"
     passing = [cell["source"].splitlines()[0] for cell in results.get("passed", [])]
     assert not passing, f"these tests pass on the blank student notebook, so they test nothing: {passing}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("master", MASTERS, ids=[p.stem for p in MASTERS])
+def test_japanese_master_passes_validate_and_its_student_version_fails_every_graded_cell(master, validation_env,
+                                                                                         tmp_path):
+    generated = tmp_path / master.name
+    nbformat.write(bundle_master(read_master(master.stem), master.stem, {}, "ja"), generated)
+    results = Validator().validate(str(generated))
+    failed = results.get("failed", [])
+    assert not failed, "\n\n".join(f"{f['source'][:200]}\n-> {f['raw_error'][-800:]}" for f in failed)
+    student = student_notebook(master.stem, "ja")
+    assert len(graded_code_cells(student)) == len(graded_code_cells(master))
+    results = Validator(invert=True).validate(str(student))
+    assert not results.get("changed"), "the Japanese student version's locked cells differ from their checksums"
+    passing = [cell["source"].splitlines()[0] for cell in results.get("passed", [])]
+    assert not passing, f"these tests pass on the blank Japanese notebook, so they test nothing: {passing}"

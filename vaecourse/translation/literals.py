@@ -16,6 +16,10 @@ from dataclasses import dataclass
 _WORD = re.compile(r"(?<![\w.])[A-Za-z]{3,}(?!\w)")
 _CODE = re.compile(r"^\s+(import|from|def|class|for|if|with|return|try|except|while)\b")  # code kept in a string
 # Keyword arguments whose strings are settings, not prose: legend(loc="center left"), annotate(textcoords=...).
+# A figure's words are messages even when they are one word ("digit", "epoch"): the first argument of these
+# calls and the value of these keywords.
+LABEL_CALLS = frozenset({"set_xlabel", "set_ylabel", "set_title", "suptitle", "xlabel", "ylabel", "title"})
+LABEL_KEYWORDS = frozenset({"label", "xlabel", "ylabel", "title", "suptitle"})
 SETTING_KEYWORDS = frozenset({"loc", "textcoords", "xycoords", "reduction", "mode", "format", "cmap", "ha", "va",
                               "family", "fontfamily", "style", "dtype", "device", "encoding"})
 _FIELD = re.compile(r"\{\{|\}\}|\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}")  # {{, }}, {field}, {field:{nested}}
@@ -89,10 +93,15 @@ def message_literals(source: str) -> list[Literal]:
     encoded = source.encode("utf-8")
     line_starts = _offsets(source)
     found = []
-    nested = set()
+    nested, labels = set(), set()
     for node in ast.walk(tree):
         if isinstance(node, ast.keyword) and node.arg in SETTING_KEYWORDS:
             nested.add(id(node.value))
+        if isinstance(node, ast.keyword) and node.arg in LABEL_KEYWORDS:
+            labels.add(id(node.value))
+        if isinstance(node, ast.Call) and node.args and \
+                getattr(node.func, "attr", getattr(node.func, "id", None)) in LABEL_CALLS:
+            labels.add(id(node.args[0]))
         if isinstance(node, ast.JoinedStr):
             for value in ast.walk(node):
                 if value is not node and isinstance(value, (ast.Constant, ast.JoinedStr)):
@@ -109,7 +118,8 @@ def message_literals(source: str) -> list[Literal]:
         start_b = line_starts[node.lineno - 1] + node.col_offset
         end_b = line_starts[node.end_lineno - 1] + node.end_col_offset
         text = encoded[start_b:end_b].decode("utf-8")
-        if re.match(r"^[rRbBuUfF]*('''|\"\"\")", text) or not is_message(msgid):
+        prose = is_message(msgid) or (id(node) in labels and _WORD.search(_FIELD.sub("", msgid)))
+        if re.match(r"^[rRbBuUfF]*('''|\"\"\")", text) or not prose:
             continue
         start = len(encoded[:start_b].decode("utf-8"))
         found.append(Literal(start, start + len(text), msgid, is_f, node.lineno))
