@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("release", help="make source/ from the masters and run generate_assignment")
     p.add_argument("notebooks", nargs="*", metavar="NN_name", help="the notebooks to release (default: every notebook)")
     p.add_argument("--lang", choices=("en", *LANGUAGES), default="en",
-                   help="the edition to release: en (course/), ja (course/ja/, graded and fed back in Japanese)")
+                   help="the edition to release: en (course/) or ja (course/ja/, graded and fed back in Japanese) "
+                        "(default: %(default)s)")
 
     p = sub.add_parser("roster", help="import a roster CSV (columns id, first_name, last_name, email, lms_id)")
     p.add_argument("csv", type=Path, help="the roster: a column id (or student_id), optional first_name, "
