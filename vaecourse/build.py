@@ -12,7 +12,10 @@
     course/NN_name.ipynb      (student version: generated, committed, never edited)
 
 The notebook table in README.md is rewritten too, and so is its table of the parts each
-graded test cell is scored by (from vaecourse/verdicts/). `--check` builds into memory and
+graded test cell is scored by (from vaecourse/verdicts/). The translated editions follow: the
+catalogs locales/<lang>/LC_MESSAGES/*.po are re-extracted from the masters and merged
+(vaecourse/translation/catalogs.py), then steps 2 to 4 run again in each language into
+course/<lang>/ (vaecourse/translation/), and README.<lang>.md gets its notebook table. `--check` builds into memory and
 exits 1, naming every stale file, when the committed files differ from a fresh build, and
 every reference figure that is missing or older than the code that draws it (the build
 itself only warns: remaking the figures takes minutes, `make figures`).
