@@ -11,8 +11,8 @@ import importlib
 import re
 
 import pytest
-
 from harness import autograde, filled_student, page_text
+
 from vaecourse.masters import master_paths
 from vaecourse.nbg.config import config_text
 from vaecourse.nbg.layout import notebook_path

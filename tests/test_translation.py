@@ -2,7 +2,6 @@
 their words, verdicts and pages in Japanese, no tofu. Fast: no kernel runs here (the slow proofs
 are in test_validate, test_mistakes_ja, test_standalone and test_browser).
 """
-import ast
 import io
 import re
 import tokenize
@@ -16,10 +15,20 @@ import torch
 
 from vaecourse.masters import ROOT, grade_id, master_paths, student_notebook
 from vaecourse.translation import localise, notebook_language, translator
-from vaecourse.translation.catalogs import (LANGUAGES, LOCALES_DIR, Message, merged_catalog, notebook_messages,
-                                           translations)
+from vaecourse.translation.catalogs import (
+    LANGUAGES,
+    LOCALES_DIR,
+    Message,
+    merged_catalog,
+    notebook_messages,
+    translations,
+)
 from vaecourse.translation.checks import catalog_problems, glossary, message_problems
-from vaecourse.translation.literals import is_message, message_literals, translate_source
+from vaecourse.translation.literals import (
+    is_message,
+    message_literals,
+    translate_source,
+)
 from vaecourse.translation.modules import translated
 
 matplotlib.use("Agg")
@@ -231,9 +240,10 @@ def test_a_japanese_notebook_brings_its_font():
     assert "matplotlib-fontja" in source
 
 
-def test_languages_are_listed_once():
-    assert LANGUAGES == ("ja",)
-    assert all(ast.parse(path.read_text()) for path in CATALOGS[:0])
+def test_every_language_has_its_catalogs_glossary_readme_and_notebooks():
+    for lang in LANGUAGES:
+        assert (LOCALES_DIR / lang / "glossary.md").is_file() and (ROOT / f"README.{lang}.md").is_file()
+        assert sorted(path.stem for path in (ROOT / "course" / lang).glob("*.ipynb")) == NAMES
 
 
 def test_without_matplotlib_fontja_an_installed_japanese_font_is_used():
@@ -276,3 +286,19 @@ def test_every_notebook_has_the_same_verdicts_in_japanese(name):
         assert [part.points for part in verdict.parts] == [part.points for part in english[gid].parts]
         assert verdict.exercise.startswith(f"演習 {int(name[:2])}."), verdict.exercise
         assert verdict.probe == english[gid].probe, "a probe is code: translation must not touch it"
+
+
+def test_the_japanese_readme_lists_the_japanese_notebooks_and_only_commands_the_english_one_has():
+    """README.ja.md is a short guide, not a twin of README.md: its table is generated, and each command it
+    shows is one README.md documents (with --lang ja, course/ja/), so the two cannot drift apart."""
+    readme = (ROOT / "README.ja.md").read_text()
+    english = (ROOT / "README.md").read_text()
+    for name in NAMES:
+        assert f"](course/ja/{name}.ipynb)" in readme
+        assert f"colab.research.google.com/github/vaecourse/conv-vae-course/blob/main/course/ja/{name}.ipynb" in readme
+    commands = [line.split(" #")[0].strip() for block in re.findall(r"```bash\n(.*?)```", readme, re.DOTALL)
+                for line in block.splitlines() if line.strip()]
+    assert commands
+    for command in commands:
+        plain = command.replace("course/ja/", "course/").replace(" --lang ja", "")
+        assert plain in english, f"README.ja.md shows {command!r}; README.md does not document {plain!r}"

@@ -10,7 +10,7 @@ notebook says its language in its metadata (`vaecourse.language`), which is how 
 knows to judge and report in that language.
 """
 import copy
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from vaecourse.masters import HELPERS_TAG, tags
 from vaecourse.translation.catalogs import LANGUAGES, LOCALES_DIR, translations
@@ -67,7 +67,7 @@ def _translate_cell(source: str, lookup) -> str:
     return "".join(magics.get(index, line) for index, line in enumerate(translated))
 
 
-@lru_cache(maxsize=None)
+@cache
 def translator(lang: str) -> Translator:
     """The translator of `lang`: the translated, not fuzzy messages of all its catalogs."""
     if lang == SOURCE_LANGUAGE:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 
-import nbformat
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
@@ -81,7 +80,10 @@ def package_messages() -> dict[str, Message]:
     for module in MARKED_MODULES:
         for msgid in marked_literals((ROOT / module).read_text()):
             _add(messages, msgid, (module, 1), "course package: a page's words")
-    from vaecourse.figures import FIGURES, read_manifest  # the reference figures' words, shown under each
+    from vaecourse.figures import (  # the reference figures' words, shown under each
+        FIGURES,
+        read_manifest,
+    )
 
     for figure in FIGURES:
         for msgid in (figure.alt, figure.look_for):

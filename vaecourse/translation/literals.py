@@ -16,10 +16,10 @@ from dataclasses import dataclass
 _WORD = re.compile(r"(?<![\w.])[A-Za-z]{3,}(?!\w)")
 _CODE = re.compile(r"^\s+(import|from|def|class|for|if|with|return|try|except|while)\b")  # code kept in a string
 # Keyword arguments whose strings are settings, not prose: legend(loc="center left"), annotate(textcoords=...).
-# A figure's words are messages even when they are one word ("digit", "epoch"): the first argument of these
-# calls and the value of these keywords.
+# A figure's or a progress bar's words are messages even when they are one word ("digit", "epoch"):
+# the first argument of these calls and the value of these keywords.
 LABEL_CALLS = frozenset({"set_xlabel", "set_ylabel", "set_title", "suptitle", "xlabel", "ylabel", "title"})
-LABEL_KEYWORDS = frozenset({"label", "xlabel", "ylabel", "title", "suptitle"})
+LABEL_KEYWORDS = frozenset({"label", "xlabel", "ylabel", "title", "suptitle", "desc"})  # desc: a progress bar
 SETTING_KEYWORDS = frozenset({"loc", "textcoords", "xycoords", "reduction", "mode", "format", "cmap", "ha", "va",
                               "family", "fontfamily", "style", "dtype", "device", "encoding"})
 _FIELD = re.compile(r"\{\{|\}\}|\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}")  # {{, }}, {field}, {field:{nested}}
