@@ -302,3 +302,19 @@ def test_the_japanese_readme_lists_the_japanese_notebooks_and_only_commands_the_
     for command in commands:
         plain = command.replace("course/ja/", "course/").replace(" --lang ja", "")
         assert plain in english, f"README.ja.md shows {command!r}; README.md does not document {plain!r}"
+
+
+@pytest.mark.slow
+def test_release_lang_ja_releases_the_committed_japanese_notebook(tmp_path, capsys):
+    """`grade release --lang ja`: the students get course/ja/NN.ipynb, byte for byte, from the same gradebook."""
+    from vaecourse import grade
+    from vaecourse.masters import normalise
+    from vaecourse.nbg.layout import notebook_path
+
+    course = tmp_path / "course"
+    assert grade.main(["--course", str(course), "release", "--lang", "ja", "01_mnist"]) == 0
+    released = nbformat.read(notebook_path(course, "release", "01_mnist"), as_version=4)
+    assert normalise(released) == student_notebook("01_mnist", "ja").read_text()
+    out = capsys.readouterr()
+    assert "course/ja/" in out.out and "differs" not in out.err
+    assert notebook_language(nbformat.read(notebook_path(course, "source", "01_mnist"), as_version=4)) == "ja"
