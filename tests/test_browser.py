@@ -125,7 +125,8 @@ def _run_all_cells(lab, relative: str) -> dict:
     """Open the notebook at `relative` (to the lab's root), Run All Cells, wait, save: the saved notebook."""
     page, server = lab["page"], lab["server"]
     started = time.monotonic()
-    page.goto(server.url(f"lab/tree/{relative}"))
+    # ?reset: a fresh workspace holding this notebook alone (JupyterLab would reopen the last one beside it)
+    page.goto(server.url(f"lab/tree/{relative}?reset"))
     page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=180_000)
     page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', timeout=180_000)
     _wait_for_kernel(server, relative)
@@ -259,7 +260,7 @@ def test_a_japanese_notebook_shows_its_japanese_text_and_figures_with_japanese_l
     title = next(cell.source.splitlines()[0].lstrip("# ") for cell in saved.cells
                  if cell.cell_type == "markdown" and cell.source.startswith("# "))
     assert JAPANESE.search(title), title
-    page.get_by_text(title.split("·")[-1].strip(), exact=False).first.wait_for(timeout=30_000)
+    page.locator(".jp-RenderedMarkdown h1", has_text=title.split("·")[-1].strip()).first.wait_for(timeout=30_000)
     errors = [output.get("ename") for cell in saved.cells for output in cell.get("outputs", [])
               if output.get("output_type") == "error"]
     assert not errors, errors
