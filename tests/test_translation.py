@@ -25,6 +25,7 @@ from vaecourse.translation.catalogs import (
 )
 from vaecourse.translation.checks import catalog_problems, glossary, message_problems
 from vaecourse.translation.literals import (
+    blank_magics,
     is_message,
     message_literals,
     translate_source,
@@ -68,8 +69,7 @@ def test_a_translated_source_changes_only_its_literals_and_keeps_every_field():
 def _code_shape(source: str) -> list[tuple[int, str]]:
     """The tokens of a cell, every run of string literals one placeholder: what translation must not change."""
     tokens, previous_string = [], False
-    lines = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
-    for token in tokenize.generate_tokens(io.StringIO(lines).readline):
+    for token in tokenize.generate_tokens(io.StringIO(blank_magics(source)).readline):
         if token.type in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.COMMENT):
             if token.type == tokenize.COMMENT:
                 tokens.append((token.type, token.string))

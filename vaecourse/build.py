@@ -169,16 +169,14 @@ def build_outputs(only: list[str] | None = None) -> dict[Path, str]:
     readme = with_table(README.read_text(), readme_table(masters))
     outputs[README] = with_table(readme, verdicts_table(masters), VERDICTS_BEGIN, VERDICTS_END)
     # The translated editions: the catalogs re-extracted first, then the same masters in each language.
-    catalogs = catalog_files(masters)
-    outputs.update(catalogs)
+    outputs.update(catalog_files(masters))
     for lang in LANGUAGES:
-        translated = {name: bundle_master(nb, name, sources, lang) for name, nb in masters.items()
-                      if not only or name in only}
-        for name, nb in generate_students(translated).items():
+        translated = {name: bundle_master(nb, name, sources, lang) for name, nb in masters.items()}
+        students = generate_students({name: nb for name, nb in translated.items() if not only or name in only})
+        for name, nb in students.items():
             with_reference_figures(nb, name, lang=lang)
             outputs[student_notebook(name, lang)] = normalise(nb)
-        outputs[readme_path(lang)] = with_table(readme_path(lang).read_text(), readme_table(
-            {name: bundle_master(nb, name, sources, lang) for name, nb in masters.items()}, lang))
+        outputs[readme_path(lang)] = with_table(readme_path(lang).read_text(), readme_table(translated, lang))
     return outputs
 
 

@@ -14,7 +14,7 @@ from functools import cache, lru_cache
 
 from vaecourse.masters import HELPERS_TAG, tags
 from vaecourse.translation.catalogs import LANGUAGES, LOCALES_DIR, translations
-from vaecourse.translation.literals import translate_source
+from vaecourse.translation.literals import blank_magics, translate_source
 
 SOURCE_LANGUAGE = "en"
 LANGUAGE_NAMES = {"en": "English", "ja": "日本語"}
@@ -51,8 +51,6 @@ class Translator:
             elif cell.cell_type == "code" and HELPERS_TAG not in tags(cell) and self.messages:
                 cell.source = _translate_cell(cell.source, self.lookup)
         nb.metadata.setdefault("vaecourse", {})["language"] = self.lang
-        if self.lang != SOURCE_LANGUAGE:
-            nb.metadata["language_info"] = dict(nb.metadata.get("language_info", {}), name="python")
         return nb
 
 
@@ -60,10 +58,7 @@ def _translate_cell(source: str, lookup) -> str:
     """A code cell's messages translated; IPython magics (%pip, !ls) are not Python, so they are set aside first."""
     lines = source.splitlines(keepends=True)
     magics = {index: line for index, line in enumerate(lines) if line.lstrip().startswith(("%", "!"))}
-    if not magics:
-        return translate_source(source, lookup)
-    blanked = "".join("\n" if index in magics else line for index, line in enumerate(lines))
-    translated = translate_source(blanked, lookup).splitlines(keepends=True)
+    translated = translate_source(blank_magics(source), lookup).splitlines(keepends=True)
     return "".join(magics.get(index, line) for index, line in enumerate(translated))
 
 

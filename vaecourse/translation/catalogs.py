@@ -18,7 +18,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
 from vaecourse.masters import HELPERS_TAG, ROOT, tags
-from vaecourse.translation.literals import marked_literals, message_literals
+from vaecourse.translation.literals import blank_magics, marked_literals, message_literals
 
 LOCALES_DIR = ROOT / "locales"
 LANGUAGES = ("ja",)
@@ -63,7 +63,7 @@ def notebook_messages(nb, name: str) -> dict[str, Message]:
         if cell.cell_type == "markdown" and cell.source.strip():
             _add(messages, cell.source, (f"{where}#{cell.id}", 1), "markdown cell")
         elif cell.cell_type == "code" and HELPERS_TAG not in tags(cell):
-            for literal in message_literals(_python_only(cell.source)):
+            for literal in message_literals(blank_magics(cell.source)):
                 _add(messages, literal.msgid, (f"{where}#{cell.id}", literal.line), "code cell: a string literal")
     verdicts = verdict_module(name)
     if verdicts.is_file():
@@ -92,11 +92,6 @@ def package_messages() -> dict[str, Message]:
     if description:
         _add(messages, description, ("figures/manifest.json", 1), "reference figures: the data they were made on")
     return messages
-
-
-def _python_only(source: str) -> str:
-    """A cell's code with IPython magics (%pip, !ls) blanked, so that ast can read it; lines keep their numbers."""
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
 
 
 def domains(masters: dict) -> dict[str, dict[str, Message]]:

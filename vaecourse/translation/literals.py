@@ -42,6 +42,12 @@ def is_message(text: str) -> bool:
     return " " in outside and bool(_WORD.search(outside))  # "shape {s}" is one: a word, a space, a field
 
 
+def blank_magics(source: str) -> str:
+    """A cell's code with IPython magics (%pip, !ls) blanked, so that ast can read it; lines keep their numbers."""
+    return "".join("\n" if line.lstrip().startswith(("%", "!")) else line
+                   for line in source.splitlines(keepends=True))
+
+
 def marked_literals(source: str, marker: str = "localise") -> list[str]:
     """The first arguments of calls marker("...", ...), and the strings a Jinja template in the module passes to
     the filter ("..." | marker): the messages of a module that is not translated as a whole."""
