@@ -49,20 +49,18 @@ def pytest_generate_tests(metafunc):
 # Starting the longest files first (longest-processing-time-first scheduling) keeps both workers busy
 # until the short unit-test files fill the gaps. The list comes from the per-file seconds that every
 # `make test` prints at its end ("slowest test files"); files not listed keep their alphabetical order.
-SLOWEST_FILES_FIRST = [  # seconds in the fresh-clone CI of 2026-12-01 (26:51 of pytest in all)
-    "test_grading_end_to_end.py",  # 666
-    "test_hostile_submissions.py",  # 323
-    "test_grading_dask.py",  # 302
-    "test_standalone.py",  # 266, and the ten Japanese notebooks since
-    "test_mistakes_ja.py",  # new: ten notebooks of the Japanese edition, 260 s alone on a quiet machine
-    "test_instructor_term.py",  # 165
-    "test_kernel_attacks.py",  # new: 04_elbo graded 11 times with verdicts and 5 times by plain nbgrader
-    "test_mistakes_10.py", "test_validate.py",  # validate: the Japanese edition's ten added 130 s alone
-    "test_mistakes_09.py", "test_collect_hostile.py",  # 158-113
-    "test_mistakes_08.py", "test_mistakes_05.py", "test_build.py", "test_mistakes_07.py",  # 85-69
-    "test_exports.py", "test_mistakes_06.py", "test_mistakes_04.py", "test_gpu_check.py",  # 64-56
-    "test_mistakes_03.py", "test_mistakes_02.py", "test_browser.py", "test_mistakes_01.py",  # 53-43
-    "test_reference_figures.py", "test_feedback_pages.py", "test_sandbox.py", "test_notebook_figures.py",
+SLOWEST_FILES_FIRST = [  # seconds per file in the fresh-clone CI of 2026-12-01, 11:06 (25:45 of pytest)
+    "test_grading_end_to_end.py",  # 641
+    "test_hostile_submissions.py",  # 270
+    "test_mistakes_ja.py",  # 229
+    "test_grading_dask.py", "test_standalone.py",  # 224, 220
+    "test_validate.py", "test_instructor_term.py",  # 176, 131
+    "test_mistakes_10.py", "test_build.py", "test_kernel_attacks.py",  # 117-83
+    "test_mistakes_08.py", "test_mistakes_09.py", "test_mistakes_05.py", "test_collect_hostile.py",  # 77-57
+    "test_mistakes_07.py", "test_mistakes_06.py", "test_exports.py", "test_mistakes_04.py",  # 54-51
+    "test_mistakes_03.py", "test_browser.py", "test_mistakes_02.py", "test_mistakes_01.py",  # 45-39
+    "test_gpu_check.py", "test_feedback_pages.py", "test_reference_figures.py", "test_sandbox.py",  # 36-23
+    "test_notebook_figures.py",
 ]
 
 
