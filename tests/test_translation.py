@@ -107,6 +107,10 @@ def test_the_glossary_fixes_the_course_terms():
     assert message_problems("the KL divergence of q", "q の KL 距離", glossary("ja")) == [
         "the glossary's KLダイバージェンス for 'KL divergence' is missing"]
     assert message_problems("the KL divergence of q", "q の KLダイバージェンス", glossary("ja")) == []
+    # a cited title kept in English is not prose to translate; the same words outside it are
+    cited = "Burda et al. (*Importance Weighted Autoencoders*) test an autoencoder"
+    assert message_problems(cited, "Burda ら (*Importance Weighted Autoencoders*) はオートエンコーダを試す", glossary("ja")) == []
+    assert message_problems(cited, "Burda ら (*Importance Weighted Autoencoders*) は AE を試す", glossary("ja")) != []
 
 
 def test_a_translation_that_drops_a_field_or_changes_the_maths_is_caught():

@@ -10,7 +10,7 @@ notebook says its language in its metadata (`vaecourse.language`), which is how 
 knows to judge and report in that language.
 """
 import copy
-from functools import cache, lru_cache
+from functools import cache
 
 from vaecourse.masters import HELPERS_TAG, tags
 from vaecourse.translation.catalogs import LANGUAGES, LOCALES_DIR, translations

@@ -4,7 +4,8 @@
 - the {fields} of a template, the maths ($...$, $$...$$) and the code spans (`...`, fenced
   blocks) of a markdown cell kept exactly, in any order;
 - a markdown cell's headings keep their level and Colab form titles (#@title) their form;
-- each glossary term of an English message rendered with the glossary's Japanese.
+- each glossary term of an English message rendered with the glossary's Japanese (a cited title in
+  italics that the translation keeps in English, *Importance Weighted Autoencoders*, is not prose).
 """
 import re
 from collections import Counter
@@ -18,6 +19,7 @@ _DISPLAY_MATH = re.compile(r"\$\$.+?\$\$", re.DOTALL)
 _INLINE_MATH = re.compile(r"(?<![\\$])\$(?!\$)[^$\n]+?(?<![\\])\$")
 _CODE_SPAN = re.compile(r"`[^`\n]+`")
 _HEADING = re.compile(r"^(#{1,6}) ", re.MULTILINE)
+_ITALICS = re.compile(r"(?<!\*)\*[^*\n]+\*(?!\*)")
 
 
 def kept_parts(text: str) -> Counter:
@@ -67,6 +69,8 @@ def message_problems(msgid: str, msgstr: str, terms: list[tuple[str, list[str]]]
     if _HEADING.findall(msgid) != _HEADING.findall(msgstr):
         problems.append(f"headings differ: {_HEADING.findall(msgid)} against {_HEADING.findall(msgstr)}")
     english = prose(msgid)
+    for kept_title in (span for span in _ITALICS.findall(english) if span in msgstr):
+        english = english.replace(kept_title, " ")
     for term, accepted in terms:
         if _term_pattern(term).search(english) and not any(word in msgstr for word in accepted):
             problems.append(f"the glossary's {' / '.join(accepted)} for {term!r} is missing")
