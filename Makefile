@@ -44,7 +44,7 @@ check: setup  ## fail if course/ is stale (someone edited a master without `make
 # One torch thread: on a busy 2-core machine two threads took 3 to 4 times longer per epoch, and one
 # thread gives the same PNGs on every run (two runs here were identical to the byte).
 FIGURE_ARGS ?= --threads 1
-figures: setup  ## remake figures/ from the masters 01, 05, 06 in full mode (7 minutes on a busy 2-core CPU), then build
+figures: setup  ## remake figures/ and figures/ja/ from the masters 01, 05, 06 in full mode (16 minutes on 2 cores), then build
 	$(BIN)/python -m vaecourse.build
 	$(BIN)/python -m vaecourse.reference_figures $(FIGURE_ARGS)
 	$(BIN)/python -m vaecourse.build

@@ -110,7 +110,7 @@ def test_05_loss_curves_show_both_terms_on_train_and_test(runs):
     assert [ax["title"] for ax in axes] == ["negative ELBO", "reconstruction term", "KL term"]
     for ax in axes:
         assert ax["xlabel"] == "epoch" and ax["ylabel"] == "nats per image", ax
-        assert ax["legend"] == ["train", "test"], ax["legend"]
+        assert ax["legend"] == ["training images", "test images"], ax["legend"]
         assert all(len(values) == figures["num_epochs"] for values in ax["lines"]), ax["lines"]
 
 

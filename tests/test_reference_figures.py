@@ -14,8 +14,9 @@ import pytest
 
 from vaecourse import figures
 from vaecourse.data import OFFLINE_MARKER, mnist_tensors, raw_dir
-from vaecourse.figures import FIGURES, code_hash, figure_problems, png_hash, with_reference_figures
-from vaecourse.masters import FIGURES_DIR, ROOT, normalise, read_master
+from vaecourse.figures import FIGURES, code_hash, figure_problems, language_folder, png_hash, with_reference_figures
+from vaecourse.masters import FIGURES_DIR, ROOT, normalise, read_master, student_notebook
+from vaecourse.translation import LANGUAGES, SOURCE_LANGUAGE, translator
 
 MASTER_NAMES = ("01_mnist", "05_training", "06_latent_space")
 
@@ -32,18 +33,20 @@ def real_png(shade: int = 40) -> bytes:
     return out.getvalue()
 
 
-def fresh_folder(tmp_path, nbs: dict) -> "Path":  # noqa: F821
-    """A figures folder whose manifest matches the masters `nbs` as they are now."""
+def fresh_folder(tmp_path, nbs: dict, lang: str = SOURCE_LANGUAGE) -> "Path":  # noqa: F821
+    """A figures folder whose manifest (of `lang`'s edition) matches the masters `nbs` as they are now."""
+    folder = language_folder(tmp_path, lang)
+    folder.mkdir(parents=True, exist_ok=True)
     entries = {}
     for figure in FIGURES:
         png = real_png()
-        (tmp_path / figure.file).write_bytes(png)
-        entries[figure.file] = {"master": figure.master, "cell": figure.cell, "code_hash": code_hash(figure, nbs),
+        (folder / figure.file).write_bytes(png)
+        entries[figure.file] = {"master": figure.master, "cell": figure.cell, "code_hash": code_hash(figure, nbs, lang=lang),
                                 "png_sha256": png_hash(png), "bytes": len(png)}
     manifest = {"mode": "full", "date": "2026-12-01T00:00Z", "device": "cpu", "torch": "2.14.1", "minutes_total": 12.0,
-                "data": {"description": "on test digits"}, "figures": entries,
+                "data": {"description": "on test digits"}, "figures": entries, "language": lang,
                 "numbers": {"epochs": 10, "test_nelbo": 167.04, "train_nelbo": 147.4}}
-    (tmp_path / figures.MANIFEST_NAME).write_text(json.dumps(manifest))
+    (folder / figures.MANIFEST_NAME).write_text(json.dumps(manifest))
     return tmp_path
 
 
@@ -53,6 +56,20 @@ def cell(nb, cell_id: str):
 
 def stale_names(problems: list[str]) -> set[str]:
     return {re.match(r"figures/(\S+)", line).group(1) for line in problems}
+
+
+def test_a_changed_translation_of_a_label_makes_only_that_languages_figure_stale(tmp_path, monkeypatch):
+    """The Japanese figures are drawn by the Japanese code: its translated title changing is a change of code."""
+    nbs = masters()
+    folder = fresh_folder(fresh_folder(tmp_path, nbs), nbs, "ja")
+    assert figure_problems(nbs, folder=folder, lang="ja") == [] == figure_problems(nbs, folder=folder)
+    title = "Reconstructions and samples after each epoch"  # the montage's title in 05, cell-23
+    assert translator("ja").lookup(title), "the montage's title is in the Japanese catalog"
+    monkeypatch.setitem(translator("ja").messages, title, "各エポック後の再構成とサンプル (改訂)")
+    problems = figure_problems(nbs, folder=folder, lang="ja")
+    assert stale_names(problems) == {"ja/05_montage.png"}, problems
+    assert "the translation of a message" in problems[0]
+    assert figure_problems(nbs, folder=folder) == [], "the English figures do not depend on the Japanese words"
 
 
 def test_a_fresh_manifest_reports_nothing(tmp_path):
@@ -149,19 +166,23 @@ def test_quick_mode_figures_are_never_shown(tmp_path):
     assert not any(c.get("attachments") for c in student.cells)
 
 
-def test_committed_figures_are_fresh_and_shown_in_the_student_notebooks():
-    """The committed figures match the masters' code, and course/ shows exactly them (no notebook run, no nbgrader)."""
-    problems = figure_problems(masters())
-    assert not problems, "\n".join(problems) + f"\n{figures.rerun_hint(figures.read_manifest())}"
-    manifest = figures.read_manifest()
+@pytest.mark.parametrize("lang", (SOURCE_LANGUAGE, *LANGUAGES))
+def test_committed_figures_are_fresh_and_shown_in_the_student_notebooks(lang):
+    """The committed figures of each edition match its code, and its student notebooks show exactly them
+    (no notebook run, no nbgrader)."""
+    problems = figure_problems(masters(), lang=lang)
+    folder = language_folder(FIGURES_DIR, lang)
+    assert not problems, "\n".join(problems) + f"\n{figures.rerun_hint(figures.read_manifest(folder))}"
+    manifest = figures.read_manifest(folder)
     for figure in FIGURES:
-        student = nbformat.read(ROOT / "course" / f"{figure.master}.ipynb", as_version=4)
+        student = nbformat.read(student_notebook(figure.master, lang), as_version=4)
         shown = [c for c in student.cells if figure.file in c.get("attachments", {})]
         assert len(shown) == 1, f"{figure.master} must show {figure.file} once"
         png = base64.b64decode(shown[0].attachments[figure.file]["image/png"])
-        assert png == (FIGURES_DIR / figure.file).read_bytes(), f"{figure.file}: course/ shows an older picture"
+        assert png == (folder / figure.file).read_bytes(), f"{figure.file}: {lang} shows an older or another language's picture"
         assert len(png) < 80_000, f"{figure.file} is {len(png):,} bytes: keep the student notebooks small"
     assert manifest["mode"] == "full" and manifest["data"]["train_images"] == 60_000
+    assert manifest.get("language", SOURCE_LANGUAGE) == lang
 
 
 def test_the_offline_digits_are_tiled_to_full_mnist_size(offline_data, tmp_path):
@@ -184,11 +205,19 @@ def test_the_figures_step_runs_the_masters_in_quick_mode(offline_data, tmp_path)
     from vaecourse.reference_figures import make_figures
 
     nbs = masters()
-    manifest = make_figures(offline_data, tmp_path / "work", tmp_path / "out", quick=True)
-    assert set(manifest["figures"]) == {figure.file for figure in FIGURES}
-    for figure in FIGURES:
-        png = (tmp_path / "out" / figure.file).read_bytes()
-        assert png.startswith(b"\x89PNG") and manifest["figures"][figure.file]["png_sha256"] == png_hash(png)
-        assert manifest["figures"][figure.file]["code_hash"] == code_hash(figure, nbs)
-    assert manifest["numbers"]["epochs"] == 1 and manifest["data"]["train_images"] == 60_000
-    assert "quick mode" in figure_problems(nbs, folder=tmp_path / "out")[0]
+    manifests = make_figures(offline_data, tmp_path / "work", tmp_path / "out", quick=True, threads=1)
+    assert set(manifests) == {SOURCE_LANGUAGE, *LANGUAGES}
+    for lang, manifest in manifests.items():
+        out = language_folder(tmp_path / "out", lang)
+        assert set(manifest["figures"]) == {figure.file for figure in FIGURES}
+        for figure in FIGURES:
+            png = (out / figure.file).read_bytes()
+            assert png.startswith(b"\x89PNG") and manifest["figures"][figure.file]["png_sha256"] == png_hash(png)
+            assert manifest["figures"][figure.file]["code_hash"] == code_hash(figure, nbs, lang=lang)
+        assert manifest["numbers"]["epochs"] == 1 and manifest["data"]["train_images"] == 60_000
+        assert "quick mode" in figure_problems(nbs, folder=tmp_path / "out", lang=lang)[0]
+    # each edition drew its own words: the montage's title differs, and so do its pictures
+    montage = "05_montage.png"
+    assert (tmp_path / "out" / montage).read_bytes() != (tmp_path / "out" / "ja" / montage).read_bytes()
+    # on one machine the two runs are the same computation: the same numbers
+    assert manifests["ja"]["numbers"] == manifests[SOURCE_LANGUAGE]["numbers"]

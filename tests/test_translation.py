@@ -54,6 +54,17 @@ def f(x):
     assert not is_message("{a} {b}") and is_message("epoch {epoch + 1}: done")
 
 
+def test_a_figures_one_word_labels_and_tick_labels_are_messages_and_its_keys_are_not():
+    source = '''
+ax.set_yticklabels(["original"] + [f"epoch {k}" for k in range(3)])
+ax.set_xticklabels([f"{t:g}" for t in ticks])
+ax.plot(x, history[f"{split} {term}"], "o-", label="path")
+ax.set_title("digit")
+'''
+    assert [literal.msgid for literal in message_literals(source)] == [
+        "original", "epoch {k}", "path", "digit"]
+
+
 def test_a_translated_source_changes_only_its_literals_and_keeps_every_field():
     source = 'print(f"epoch {epoch + 1}: loss {loss:.1f}", "it said \\"hi\\"")\nx = 1  # a comment\n'
     messages = {"epoch {epoch + 1}: loss {loss:.1f}": "エポック {epoch + 1}: 損失 {loss:.1f}",

@@ -199,7 +199,7 @@ def stale_figures(outputs: dict[Path, str]) -> list[str]:
     masters = {path.stem: nbformat.read(path, as_version=4) for path in master_paths()}
     sources = {f"vaecourse.reference.{path.stem}": text for path, text in outputs.items()
                if path.parent == REFERENCE_DIR}
-    return figure_problems(masters, sources)
+    return [problem for lang in (SOURCE_LANGUAGE, *LANGUAGES) for problem in figure_problems(masters, sources, lang=lang)]
 
 
 def report_stale(stale: list[str]) -> None:

@@ -12,6 +12,10 @@ helpers inlined as the student notebook has them (so an edit of vaecourse/plots.
 ConvVAE counts too), and for the figures of 06 also the code of 05 up to the cell that
 trains and saves the model 06 loads. Test cells count: they run in the same kernel and may
 draw random numbers or rebind names. Markdown does not count, nor do cells after the figure.
+
+Each language has its own figures, drawn by its own edition of the masters (titles, axis labels
+and legends translated): English in figures/, Japanese in figures/ja/ (`language_folder`). A
+translated figure is stale when its code or the translation of a message in that code changed.
 """
 import base64
 import hashlib
@@ -24,7 +28,7 @@ import nbformat
 from vaecourse.bundling import bundle_master
 from vaecourse.links import github_url
 from vaecourse.masters import FIGURES_DIR, MasterError
-from vaecourse.translation import localise
+from vaecourse.translation import SOURCE_LANGUAGE, localise
 
 MANIFEST_NAME = "manifest.json"
 MAKE_COMMAND = "make figures"
@@ -96,17 +100,23 @@ def dependencies(figure: Figure) -> list[tuple[str, str, str]]:
     return [(*upstream, ""), own] if upstream else [own]
 
 
-def code_hash(figure: Figure, masters: dict, sources: dict[str, str] | None = None) -> str:
+def language_folder(folder: Path, lang: str = SOURCE_LANGUAGE) -> Path:
+    """Where one language's figures are: `folder` itself for English, `folder/<lang>` for a translation."""
+    return folder if lang == SOURCE_LANGUAGE else folder / lang
+
+
+def code_hash(figure: Figure, masters: dict, sources: dict[str, str] | None = None, lang: str = SOURCE_LANGUAGE) -> str:
     """sha256 of the code the figure depends on (the module docstring gives the rule).
 
     masters: the master notebooks by name; sources: the reference modules' text when they
-    come from the same build (default: read from vaecourse/reference/).
+    come from the same build (default: read from vaecourse/reference/); lang: the edition
+    that draws it (its code with the messages translated, so a changed translation counts).
     """
     digest = hashlib.sha256()
     for name, cell_id, draws in dependencies(figure):
         if name not in masters:
             raise MasterError(f"{figure.file} depends on {name}, which has no master")
-        bundled = bundle_master(masters[name], name, dict(sources or {}))
+        bundled = bundle_master(masters[name], name, dict(sources or {}), lang)
         last = cell_index(bundled, name, cell_id, draws)
         for cell in bundled.cells[:last + 1]:
             if cell.cell_type == "code":
@@ -129,31 +139,41 @@ def rerun_hint(manifest: dict) -> str:
     return f"run `{MAKE_COMMAND}` ({took}) and commit figures/ and course/"
 
 
-def figure_problems(masters: dict, sources: dict[str, str] | None = None, folder: Path = FIGURES_DIR) -> list[str]:
-    """One line per missing or stale figure, naming it and why; [] when all are fresh."""
+def repository_path(file: str, lang: str = SOURCE_LANGUAGE) -> str:
+    """A file of one language's figures as messages and links name it: figures/ja/05_curves.png."""
+    return "/".join((FIGURES_DIR.name, *(() if lang == SOURCE_LANGUAGE else (lang,)), file))
+
+
+def figure_problems(masters: dict, sources: dict[str, str] | None = None, folder: Path = FIGURES_DIR,
+                    lang: str = SOURCE_LANGUAGE) -> list[str]:
+    """One line per missing or stale figure of one language, naming it and why; [] when all are fresh."""
+    folder = language_folder(folder, lang)
     manifest = read_manifest(folder)
     entries = manifest.get("figures", {})
+    listed_in = repository_path(MANIFEST_NAME, lang)
     problems = []
     for figure in FIGURES:
         path = folder / figure.file
         entry = entries.get(figure.file)
         if manifest.get("mode") != "full":
-            why = "missing from figures/manifest.json" if not manifest else "made in quick mode, not full mode"
+            why = f"missing from {listed_in}" if not manifest else "made in quick mode, not full mode"
         elif entry is None:
-            why = "missing from figures/manifest.json"
+            why = f"missing from {listed_in}"
         elif not path.is_file():
             why = f"{path.name} is missing"
         elif png_hash(path.read_bytes()) != entry.get("png_sha256"):
             why = "the PNG differs from the one the manifest records (edited by hand?)"
-        elif code_hash(figure, masters, sources) != entry.get("code_hash"):
+        elif code_hash(figure, masters, sources, lang) != entry.get("code_hash"):
             why = f"the code of {figure.master} (or what it depends on) changed since the figure was made"
+            if lang != SOURCE_LANGUAGE:
+                why += ", or the translation of a message in it"
         else:
             continue
-        problems.append(f"{FIGURES_DIR.name}/{figure.file} ({figure.master}, cell {figure.cell}): {why}")
+        problems.append(f"{repository_path(figure.file, lang)} ({figure.master}, cell {figure.cell}): {why}")
     return problems
 
 
-def caption(figure: Figure, manifest: dict, lang: str = "en") -> str:
+def caption(figure: Figure, manifest: dict, lang: str = SOURCE_LANGUAGE) -> str:
     """Where the reference figure comes from, in plain words, with the numbers measured on that run."""
     data, numbers = manifest["data"], manifest.get("numbers", {})
     made = localise("Made by `{command}` from this notebook's master, run top to bottom in full mode on a "
@@ -171,7 +191,7 @@ def caption(figure: Figure, manifest: dict, lang: str = "en") -> str:
     return made
 
 
-def reference_cell(figure: Figure, manifest: dict, png: bytes, lang: str = "en") -> "nbformat.NotebookNode":
+def reference_cell(figure: Figure, manifest: dict, png: bytes, lang: str = SOURCE_LANGUAGE) -> "nbformat.NotebookNode":
     """The markdown cell that shows the figure, the PNG attached to the cell (no path to resolve)."""
     # Attached, the picture shows in JupyterLab and in Colab opened from the badge, where a
     # relative path to figures/ resolves to nothing. GitHub's notebook preview has been
@@ -182,20 +202,21 @@ def reference_cell(figure: Figure, manifest: dict, png: bytes, lang: str = "en")
                       "*{caption}* (No picture above? Some viewers do not show pictures "
                       "attached to a cell: [the figure in the repository]({url}).)", lang).format(
         look_for=localise(figure.look_for, lang), alt=localise(figure.alt, lang), file=figure.file,
-        caption=caption(figure, manifest, lang), url=github_url(FIGURES_DIR.name + "/" + figure.file))
+        caption=caption(figure, manifest, lang), url=github_url(repository_path(figure.file, lang)))
     cell = nbformat.v4.new_markdown_cell(source)
     cell.id = "reference-" + figure.file.removesuffix(".png").replace("_", "-")  # fixed: rebuilds are identical
     cell.attachments = {figure.file: {"image/png": base64.b64encode(png).decode("ascii")}}
     return cell
 
 
-def with_reference_figures(student, name: str, folder: Path = FIGURES_DIR, lang: str = "en") -> list[str]:
-    """Insert, after each figure's cell of this student notebook, the cell that shows it.
+def with_reference_figures(student, name: str, folder: Path = FIGURES_DIR, lang: str = SOURCE_LANGUAGE) -> list[str]:
+    """Insert, after each figure's cell of this student notebook, the cell that shows it (its language's figure).
 
     Figures whose PNG is missing, and all figures of a quick-mode run, are left out; their
     names are returned (figure_problems says why). Figures whose code changed are still
     shown: --check is what fails on them.
     """
+    folder = language_folder(folder, lang)
     manifest = read_manifest(folder)
     left_out = []
     for figure in reversed([f for f in FIGURES if f.master == name]):

@@ -1,6 +1,6 @@
 """Make the reference figures: the masters' pictures from a full-mode run, for the student notebooks.
 
-    python -m vaecourse.reference_figures [--data DIR] [--workdir DIR] [--threads N]   (make figures)
+    python -m vaecourse.reference_figures [--data DIR] [--workdir DIR] [--threads N] [--lang ja]   (make figures)
     python -m vaecourse.reference_figures --quick --out DIR                 (a smoke run)
 
 1. The data. A student trains on full MNIST (60,000 images). When the data folder holds it,
@@ -16,7 +16,12 @@
 3. The PNG output of each figure's cell is re-encoded small (a palette PNG, `small_png`).
 4. figures/NAME.png and figures/manifest.json are written: per figure its master, cell, the
    hash of the code it depends on and of the PNG; the data, the numbers, torch, device, date.
-Then `make build` puts them in course/ (the Makefile's `figures` target does both).
+5. Steps 2 to 4 again for each translated edition, from its own masters (labels translated),
+   into figures/<lang>/ with its own manifest: a Japanese notebook shows Japanese labels. A run
+   of its own rather than relabelled pictures, so each picture is what that notebook draws;
+   on one machine the runs are deterministic, and the numbers agree (the script says so).
+   A figure whose text the font cannot draw (tofu boxes) stops the run.
+Then `make build` puts them in course/ and course/<lang>/ (the Makefile's `figures` target does both).
 """
 import argparse
 import io
@@ -33,11 +38,12 @@ import nbformat
 import numpy as np
 
 from vaecourse.data import IDX_FILES, is_offline_subset, raw_dir, read_idx
-from vaecourse.figures import FIGURES, MANIFEST_NAME, cell_index, code_hash, png_hash
+from vaecourse.figures import FIGURES, MANIFEST_NAME, cell_index, code_hash, language_folder, png_hash, read_manifest
 from vaecourse.masters import FIGURES_DIR, read_master
 from vaecourse.notebook_run import course_env, error_outputs, printed_json, run_notebook
 from vaecourse.offline_mnist import idx_bytes
 from vaecourse.runtime import DATA_DIR
+from vaecourse.translation import LANGUAGES, SOURCE_LANGUAGE
 
 FULL_MNIST_TRAIN = 60_000
 MARKER = "REFERENCE-FIGURES-JSON:"
@@ -52,6 +58,7 @@ print("REFERENCE-FIGURES-JSON:" + _json.dumps(_out))
 '''
 BYTE_BUDGET = 64_000  # per PNG: the montage of 05 is the only one that has to shrink for it
 GREY_TOLERANCE = 8  # largest difference between the R, G and B of one pixel in a grey picture
+MISSING_GLYPH = "missing from font"  # Matplotlib's warning when a character would be drawn as a box
 
 
 # ---------------------------------------------------------------- 1. the data
@@ -92,18 +99,29 @@ def prepare_data(source: Path, folder: Path) -> tuple[Path, dict]:
 
 # ---------------------------------------------------------------- 2. the runs
 
-def run_master(master, name: str, env: dict, workdir: Path) -> tuple["nbformat.NotebookNode", dict, float]:
-    """The master with its helpers inlined, executed (probe cell last); its probe, its seconds."""
+def glyph_warnings(nb) -> list[str]:
+    """Matplotlib's warnings of characters its font could not draw, in any output of the notebook."""
+    return [line.strip() for cell in nb.cells for output in cell.get("outputs", [])
+            for line in str(output.get("text", "")).splitlines() if MISSING_GLYPH in line]
+
+
+def run_master(master, name: str, env: dict, workdir: Path,
+               lang: str = SOURCE_LANGUAGE) -> tuple["nbformat.NotebookNode", dict, float]:
+    """The master with its helpers inlined, in `lang`, executed (probe cell last); its probe, its seconds."""
     from vaecourse.bundling import bundle_master
 
-    nb = bundle_master(master, name, {})
+    nb = bundle_master(master, name, {}, lang)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
-    print(f"running {name} ...", flush=True)
+    print(f"running {name} ({lang}) ...", flush=True)
     seconds = run_notebook(nb, env, workdir, timeout=None, allow_errors=True)
     nbformat.write(nb, workdir / f"{name}.executed.ipynb")  # kept with --workdir, for a look at every output
     errors = error_outputs(nb)
     if errors:
         raise RuntimeError(f"{name} failed (executed copy in {workdir}):\n  " + "\n  ".join(errors))
+    tofu = glyph_warnings(nb)
+    if tofu:
+        raise RuntimeError(f"{name} ({lang}) drew characters its font lacks (boxes in the figures); install a "
+                           f"font for them (README: the Japanese edition):\n  " + "\n  ".join(tofu[:5]))
     probe = printed_json(nb.cells[-1], MARKER)
     print(f"  {name}: {seconds / 60:.1f} minutes on {probe.get('device')}", flush=True)
     return nb, probe, seconds
@@ -154,23 +172,41 @@ def quoted_numbers(probe: dict) -> dict:
             "train_nelbo_by_epoch": [round(v, 2) for v in history["train total"]]}
 
 
-def make_figures(source: Path, workdir: Path, out: Path, quick: bool = False, threads: int | None = None) -> dict:
-    """Steps 1 to 4 of the module docstring; the manifest written to out/manifest.json.
+def make_figures(source: Path, workdir: Path, out: Path, quick: bool = False, threads: int | None = None,
+                 languages: tuple[str, ...] = (SOURCE_LANGUAGE, *LANGUAGES)) -> dict:
+    """Steps 1 to 5 of the module docstring; the manifests by language (English's is out/manifest.json).
 
     threads: CPU threads of torch in the kernels (default: torch's own choice). On a CPU
     shared with other jobs, 1 is faster: two threads waiting for each other's turn on two
     busy cores spin for most of their time.
     """
     data_dir, data = prepare_data(source, workdir / "data")
+    masters = {name: read_master(name) for name in dict.fromkeys(f.master for f in FIGURES)}
+    masters.setdefault("05_training", read_master("05_training"))  # 06 loads what 05 trains
+    manifests = {}
+    for lang in languages:
+        manifests[lang] = make_language_figures(masters, data_dir, data, workdir / lang, language_folder(out, lang),
+                                                lang, quick, threads)
+    english = manifests.get(SOURCE_LANGUAGE) or read_manifest(out)  # made now, or before (--lang ja)
+    for lang, manifest in manifests.items():
+        same = manifest["numbers"] == english.get("numbers")
+        print(f"  {lang}: test negative ELBO {manifest['numbers']['test_nelbo']:.2f}" + (
+            "" if lang == SOURCE_LANGUAGE else " (the same numbers as the English run)" if same
+            else " (NOT the numbers of the English run: another machine or torch? remake both)"))
+    return manifests
+
+
+def make_language_figures(masters: dict, data_dir: Path, data: dict, workdir: Path, out: Path, lang: str,
+                          quick: bool, threads: int | None) -> dict:
+    """Steps 2 to 4 for one edition: its runs, its PNGs and out/manifest.json."""
     env = course_env(data=data_dir, checkpoints=workdir / "checkpoints", quick=quick)
     if threads:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)  # torch reads them when imported
-    masters = {name: read_master(name) for name in dict.fromkeys(f.master for f in FIGURES)}
-    masters.setdefault("05_training", read_master("05_training"))  # 06 loads what 05 trains
-    hashes = {figure.file: code_hash(figure, masters) for figure in FIGURES}  # of the code that runs
+    workdir.mkdir(parents=True, exist_ok=True)
+    hashes = {figure.file: code_hash(figure, masters, lang=lang) for figure in FIGURES}  # of the code that runs
     runs, seconds, probes = {}, {}, {}
     for name in sorted(masters):  # 01, 05, 06: 05 before 06
-        runs[name], probes[name], seconds[name] = run_master(masters[name], name, env, workdir)
+        runs[name], probes[name], seconds[name] = run_master(masters[name], name, env, workdir, lang)
     out.mkdir(parents=True, exist_ok=True)
     entries = {}
     for figure in FIGURES:
@@ -181,6 +217,7 @@ def make_figures(source: Path, workdir: Path, out: Path, quick: bool = False, th
         print(f"  wrote {out / figure.file} ({len(png) / 1024:.0f} KiB)")
     manifest = {
         "made_by": "python -m vaecourse.reference_figures (make figures)",
+        "language": lang,
         "mode": "quick" if quick else "full",
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
         "device": probes["05_training"]["device"], "torch": probes["05_training"]["torch"],
@@ -201,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=FIGURES_DIR, help="where the PNGs and manifest go (default: figures/)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads in the kernels (default: torch's choice; 1 on a busy shared CPU)")
+    parser.add_argument("--lang", action="append", choices=(SOURCE_LANGUAGE, *LANGUAGES), default=None,
+                        help="only this edition's figures (repeatable; default: every edition), e.g. after a "
+                             "translation of a label changed: --lang ja")
     parser.add_argument("--quick", action="store_true",
                         help="quick mode: checks the machinery in minutes; the build refuses its figures")
     args = parser.parse_args(argv)
@@ -210,9 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="vaecourse-figures-") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        manifest = make_figures(args.data, workdir, args.out, quick=args.quick, threads=args.threads)
-    print(f"Wrote {len(manifest['figures'])} figures and {args.out / MANIFEST_NAME} in "
-          f"{(time.perf_counter() - start) / 60:.0f} minutes. Now `make build` puts them in course/.")
+        manifests = make_figures(args.data, workdir, args.out, quick=args.quick, threads=args.threads,
+                                 languages=tuple(args.lang or (SOURCE_LANGUAGE, *LANGUAGES)))
+    written = ", ".join(f"{len(m['figures'])} in {language_folder(args.out, lang)}" for lang, m in manifests.items())
+    print(f"Wrote the figures ({written}) in {(time.perf_counter() - start) / 60:.0f} minutes. "
+          "Now `make build` puts them in course/.")
     return 0
 
 

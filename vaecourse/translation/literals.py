@@ -4,8 +4,9 @@ A literal is a message, and so translated, when it is a one-line or implicitly c
 string or f-string (not triple-quoted, not a docstring) whose text outside its `{...}` fields
 holds a space and a word of three or more letters: "sum over dims (1, 2, 3)" and
 f"{got:.2f} nats per image" are messages; "none", "cuda", "x_hat = 0.5", a probe's
-triple-quoted code and settings such as legend(loc="center left") are not. The message id of an f-string is its template, the fields as
-the code spells them (unparsed): f"epoch {epoch + 1}: {loss:.1f}" -> "epoch {epoch + 1}: {loss:.1f}".
+triple-quoted code and settings such as legend(loc="center left") are not. A figure's labels are
+messages even when they are one word: ax.set_title("digit"), label="path", set_yticklabels(["original"]).
+The message id of an f-string is its template, the fields as the code spells them (unparsed): f"epoch {epoch + 1}: {loss:.1f}" -> "epoch {epoch + 1}: {loss:.1f}".
 A translation keeps every field of its template (tests/test_translation.py holds them to it);
 the code around the literal, names included, is left byte for byte as it was.
 """
@@ -20,6 +21,8 @@ _CODE = re.compile(r"^\s+(import|from|def|class|for|if|with|return|try|except|wh
 # the first argument of these calls and the value of these keywords.
 LABEL_CALLS = frozenset({"set_xlabel", "set_ylabel", "set_title", "suptitle", "xlabel", "ylabel", "title"})
 LABEL_KEYWORDS = frozenset({"label", "xlabel", "ylabel", "title", "suptitle", "desc"})  # desc: a progress bar
+# Tick labels are a figure's words too: every string in the first argument, ax.set_yticklabels(["original"] + [...]).
+TICK_LABEL_CALLS = frozenset({"set_xticklabels", "set_yticklabels"})
 SETTING_KEYWORDS = frozenset({"loc", "textcoords", "xycoords", "reduction", "mode", "format", "cmap", "ha", "va",
                               "family", "fontfamily", "style", "dtype", "device", "encoding"})
 _FIELD = re.compile(r"\{\{|\}\}|\{[^{}]*(?:\{[^{}]*\}[^{}]*)*\}")  # {{, }}, {field}, {field:{nested}}
@@ -105,9 +108,11 @@ def message_literals(source: str) -> list[Literal]:
             nested.add(id(node.value))
         if isinstance(node, ast.keyword) and node.arg in LABEL_KEYWORDS:
             labels.add(id(node.value))
-        if isinstance(node, ast.Call) and node.args and \
-                getattr(node.func, "attr", getattr(node.func, "id", None)) in LABEL_CALLS:
+        called = getattr(node.func, "attr", getattr(node.func, "id", None)) if isinstance(node, ast.Call) else None
+        if called in LABEL_CALLS and node.args:
             labels.add(id(node.args[0]))
+        if called in TICK_LABEL_CALLS and node.args:
+            labels.update(id(part) for part in ast.walk(node.args[0]) if isinstance(part, (ast.Constant, ast.JoinedStr)))
         if isinstance(node, ast.JoinedStr):
             for value in ast.walk(node):
                 if value is not node and isinstance(value, (ast.Constant, ast.JoinedStr)):
