@@ -172,7 +172,7 @@ def test_committed_figures_are_fresh_and_shown_in_the_student_notebooks(lang):
     (no notebook run, no nbgrader)."""
     problems = figure_problems(masters(), lang=lang)
     folder = language_folder(FIGURES_DIR, lang)
-    assert not problems, "\n".join(problems) + f"\n{figures.rerun_hint(figures.read_manifest(folder))}"
+    assert not problems, "\n".join(problems) + f"\n{figures.rerun_hint()}"
     manifest = figures.read_manifest(folder)
     for figure in FIGURES:
         student = nbformat.read(student_notebook(figure.master, lang), as_version=4)
@@ -221,3 +221,12 @@ def test_the_figures_step_runs_the_masters_in_quick_mode(offline_data, tmp_path)
     assert (tmp_path / "out" / montage).read_bytes() != (tmp_path / "out" / "ja" / montage).read_bytes()
     # on one machine the two runs are the same computation: the same numbers
     assert manifests["ja"]["numbers"] == manifests[SOURCE_LANGUAGE]["numbers"]
+
+
+def test_the_rerun_hint_counts_the_notebook_minutes_of_every_edition(tmp_path):
+    for lang, minutes in ((SOURCE_LANGUAGE, 2.2), (LANGUAGES[0], 3.1)):
+        folder = language_folder(tmp_path, lang)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / figures.MANIFEST_NAME).write_text(json.dumps({"minutes_total": minutes, "device": "cpu"}))
+    hint = figures.rerun_hint(tmp_path)
+    assert "about 5 minutes of notebooks on a CPU, every edition" in hint and "--lang ja" in hint, hint

@@ -30,7 +30,7 @@ from pathlib import Path
 import nbformat
 
 from vaecourse.bundling import bundle_master, helper_imports
-from vaecourse.figures import figure_problems, read_manifest, rerun_hint, with_reference_figures
+from vaecourse.figures import figure_problems, rerun_hint, with_reference_figures
 from vaecourse.links import BINDER_BADGE, COLAB_BADGE, binder_url, colab_url
 from vaecourse.masters import (EXPORT_TAG, FIGURES_DIR, README, REFERENCE_DIR, ROOT, STUDENT_DIR, MasterError, master_paths,
                                normalise, strip_markers, student_notebook, tags)
@@ -210,7 +210,7 @@ def report_stale(stale: list[str]) -> None:
         for path in files:
             print(f"  {path}", file=sys.stderr)
     if figures:
-        print(f"Missing or stale reference figures; {rerun_hint(read_manifest())}:", file=sys.stderr)
+        print(f"Missing or stale reference figures; {rerun_hint()}:", file=sys.stderr)
         for line in figures:
             print(f"  {line}", file=sys.stderr)
 

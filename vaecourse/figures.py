@@ -28,7 +28,7 @@ import nbformat
 from vaecourse.bundling import bundle_master
 from vaecourse.links import github_url
 from vaecourse.masters import FIGURES_DIR, MasterError
-from vaecourse.translation import SOURCE_LANGUAGE, localise
+from vaecourse.translation import LANGUAGES, SOURCE_LANGUAGE, localise
 
 MANIFEST_NAME = "manifest.json"
 MAKE_COMMAND = "make figures"
@@ -133,10 +133,15 @@ def read_manifest(folder: Path = FIGURES_DIR) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def rerun_hint(manifest: dict) -> str:
-    minutes = manifest.get("minutes_total")
-    took = f"about {round(minutes)} minutes on a {manifest.get('device', 'cpu').upper()}" if minutes else "minutes on a CPU"
-    return f"run `{MAKE_COMMAND}` ({took}) and commit figures/ and course/"
+def rerun_hint(folder: Path = FIGURES_DIR) -> str:
+    """What to run, and for how long the last run's notebooks took, every edition together."""
+    manifests = [read_manifest(language_folder(folder, lang)) for lang in (SOURCE_LANGUAGE, *LANGUAGES)]
+    minutes = sum(manifest.get("minutes_total", 0) for manifest in manifests)
+    device = next((manifest["device"] for manifest in manifests if "device" in manifest), "cpu").upper()
+    took = (f"about {round(minutes)} minutes of notebooks on a {device}, every edition" if minutes
+            else "minutes on a CPU")
+    return (f"run `{MAKE_COMMAND}` ({took}; FIGURE_ARGS=\"--threads 1 --lang ja\" remakes one edition's) "
+            "and commit figures/ and course/")
 
 
 def repository_path(file: str, lang: str = SOURCE_LANGUAGE) -> str:
