@@ -1,9 +1,10 @@
 """The grader-side verdicts of 05_training (vaecourse/verdicts/core.py says how a verdict runs).
 
 Both exercises are loops over a model, so the grader sends a model: the state of a seeded
-ConvVAE(latent_dim=3) drawn here (outputs near 0.88 and codes far from the prior, so that the loss
-depends strongly on the image and on beta), uneven batches of grey images whose last batch is dark
-(so that a mean of the batch means is far from the mean per image), and a seed for the sampled z.
+ConvVAE(latent_dim=3) drawn here (bright outputs, codes far from the prior and a decoder that
+depends strongly on z, so that the loss depends strongly on the image, on beta and on the draw of
+z), uneven batches of grey images whose last batch is dark (so that a mean of the batch means is
+far from the mean per image), and a seed for the sampled z.
 The probe runs the student's loop on a fresh copy of that model on the CPU with the seed set, and
 sends back what it returned, the weights it left, and the mode and grad setting seen at each
 forward pass. The judges replay the same loop here with the course's ConvVAE and vae_loss, the
@@ -66,6 +67,10 @@ def _distinct_model(rng) -> ConvVAE:
         model.decoder.deconv[-2].bias.fill_(float(rng.uniform(1.8, 2.2)))  # outputs near 0.88
         model.encoder.fc_mu.bias.fill_(float(rng.uniform(1.3, 1.7)))  # codes far from the prior: a large KL
         model.encoder.fc_logvar.bias.fill_(float(rng.uniform(1.3, 1.7)))
+        # The image must depend strongly on z: with the default scale, decoding z = mu came within the values'
+        # tolerance (1e-4) of sampling z in about 1 draw in 200, and evaluating at z = mu kept its points.
+        # Five times the weights from z: at least 5% apart on 200 draws (tests/test_verdicts_training.py).
+        model.decoder.fc.weight.mul_(5.0)
     return model
 
 
