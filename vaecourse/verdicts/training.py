@@ -59,16 +59,16 @@ def _weights(model):
 
 
 def _distinct_model(rng) -> ConvVAE:
-    """A ConvVAE with weights from rng whose losses depend strongly on the image and on beta."""
+    """A ConvVAE with weights from rng whose losses depend strongly on the image, on beta and on z."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(rng.integers(2 ** 31)))
         model = ConvVAE(latent_dim=LATENT_DIM)
     with torch.no_grad():
-        model.decoder.deconv[-2].bias.fill_(float(rng.uniform(1.8, 2.2)))  # outputs near 0.88
+        model.decoder.deconv[-2].bias.fill_(float(rng.uniform(1.8, 2.2)))  # bright outputs: a mean of 0.7 to 0.9
         model.encoder.fc_mu.bias.fill_(float(rng.uniform(1.3, 1.7)))  # codes far from the prior: a large KL
         model.encoder.fc_logvar.bias.fill_(float(rng.uniform(1.3, 1.7)))
-        # The image must depend strongly on z: with the default scale, decoding z = mu came within the values'
-        # tolerance (1e-4) of sampling z in about 1 draw in 200, and evaluating at z = mu kept its points.
+        # The image must depend strongly on z: with the default scale, decoding z = mu came within EVAL_RTOL
+        # of sampling z in about 1 draw in 200, and evaluating at z = mu kept its points.
         # Five times the weights from z: at least 5% apart on 200 draws (tests/test_verdicts_training.py).
         model.decoder.fc.weight.mul_(5.0)
     return model
@@ -110,6 +110,11 @@ def _course_model(case) -> ConvVAE:
 def _batches(case) -> list[torch.Tensor]:
     x, bounds = case.inputs["x"], np.cumsum([0] + case.inputs["sizes"].tolist())
     return [x[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _mean_per_image(per_batch: torch.Tensor, sizes: torch.Tensor) -> float:
+    """The mean over all images of per-batch mean losses: each batch weighted by its number of images."""
+    return float((per_batch * sizes).sum() / sizes.sum())
 
 
 def _flat(model) -> torch.Tensor:
@@ -165,6 +170,7 @@ def _weight_difference(case, got: torch.Tensor, expected: torch.Tensor) -> str:
 # ---------------------------------------------------------------- 5.1 train_one_epoch
 
 TRAIN_BETAS = (1.0, 3.0)
+TRAIN_RTOL = 1e-3  # how close train_one_epoch's returned value must come to the replay's
 
 
 def train_inputs(rng):
@@ -289,8 +295,8 @@ def train_values(case):
         got = _number(case, f"loss_{int(beta)}", "return the mean negative ELBO per image as a float")
         update = _update_of(case, beta)
         losses = torch.tensor(_train_replay(case, beta, update)[1], dtype=torch.float64)
-        expected = float((losses * sizes).sum() / sizes.sum())
-        if _close(got, expected, 1e-3):
+        expected = _mean_per_image(losses, sizes)
+        if _close(got, expected, TRAIN_RTOL):
             continue
         wanted = f"{expected:.4f} nats per image (beta={beta}, batches of {sizes.long().tolist()})"
         likely = {
@@ -302,9 +308,9 @@ def train_values(case):
         if beta != 1.0:
             ones = torch.tensor(_train_replay(case, 1.0, update)[1], dtype=torch.float64)
             likely[f"beta={beta} gave the value of beta=1: pass beta on, vae_loss(x_hat, x, mu, logvar, beta=beta)"] = \
-                float((ones * sizes).sum() / sizes.sum())
+                _mean_per_image(ones, sizes)
         for cause, value in likely.items():
-            if _close(got, value, 1e-3):
+            if _close(got, value, TRAIN_RTOL):
                 fail(case.exercise, wanted, f"{got:.4f}", cause)
         fail(case.exercise, wanted, f"{got:.4f}", "the sum over batches of loss.item() * batch size, divided by the "
              "number of images (weight each batch by its size), with vae_loss(..., beta=beta); each batch's loss is "
@@ -323,6 +329,7 @@ TRAIN = Verdict(
 # ---------------------------------------------------------------- 5.2 evaluate
 
 EVAL_BETAS = (1.0, 2.0)
+EVAL_RTOL = 1e-4  # how close evaluate's returned value must come to the replay's
 
 
 def evaluate_inputs(rng):
@@ -387,13 +394,13 @@ def evaluate_values(case):
     for beta in EVAL_BETAS:
         got = _number(case, f"loss_{int(beta)}", "return the mean negative ELBO per image as a float")
         sampled, at_mean = _evaluate_replay(case, beta)
-        expected = float((sampled * sizes).sum() / sizes.sum())
-        if _close(got, expected, 1e-4):
+        expected = _mean_per_image(sampled, sizes)
+        if _close(got, expected, EVAL_RTOL):
             continue
         wanted = f"{expected:.4f} nats per image (beta={beta}, batches of {sizes.long().tolist()}, z sampled)"
         likely = {
             "sample z as in training (x_hat, mu, logvar = model(x)); do not decode z = mu":
-                float((at_mean * sizes).sum() / sizes.sum()),
+                _mean_per_image(at_mean, sizes),
             "a mean of the batch means: weight each batch's mean by its number of images, do not average the batch "
             "means or sum them": float(sampled.mean()),
             "the sum over images: divide by the number of images (weight each batch's mean by its number of images, "
@@ -402,9 +409,9 @@ def evaluate_values(case):
         if beta != 1.0:
             ones, _ = _evaluate_replay(case, 1.0)
             likely[f"beta={beta} gave the value of beta=1: pass beta on, vae_loss(x_hat, x, mu, logvar, beta=beta)"] = \
-                float((ones * sizes).sum() / sizes.sum())
+                _mean_per_image(ones, sizes)
         for cause, value in likely.items():
-            if _close(got, value, 1e-4):
+            if _close(got, value, EVAL_RTOL):
                 fail(case.exercise, wanted, f"{got:.4f}", cause)
         fail(case.exercise, wanted, f"{got:.4f}", "the mean per image over all batches, with z sampled by model(x) "
              "and vae_loss(..., beta=beta): weight each batch's mean by its number of images, do not average the "
