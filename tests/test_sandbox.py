@@ -9,6 +9,7 @@ import asyncio
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
 import time
 import uuid
@@ -177,6 +178,45 @@ print('procs', sorted(int(p) for p in os.listdir('/proc') if p.isdigit())[:3])
     assert "data 0123456789" in out["stdout"]
     assert "caps 0000000000000000" in out["stdout"]
     assert "procs [1, 2" in out["stdout"]  # its own PID namespace: bwrap's init and the kernel
+
+
+@pytest.mark.slow
+def test_a_copy_of_the_course_package_in_site_packages_is_hidden(isolation, tmp_path, monkeypatch):
+    """Installed as a wheel (a copy in site-packages), the package would be in the interpreter's view:
+    its answers (vaecourse.reference) and the judges (vaecourse.verdicts) must still be out of reach,
+    whatever way the kernel looks (import, importlib with a built name, open(), os.walk, metadata)."""
+    site_dir = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
+    package = site_dir / "vaecourse"
+    (package / "reference").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "reference" / "__init__.py").write_text("ANSWER = 'SECRET-ANSWER'\n")
+    (site_dir / "vaecourse-0.1.0.dist-info").mkdir()
+    (site_dir / "vaecourse-0.1.0.dist-info" / "RECORD").write_text("vaecourse/reference/__init__.py,,\n")
+    real_paths = sandbox.python_paths()
+    monkeypatch.setattr(sandbox, "python_paths", lambda: [*real_paths, str(tmp_path / "venv")])
+    assert str(package) in sandbox.course_package_paths(sandbox.python_paths())
+    work = tmp_path / "work"
+    work.mkdir()
+    code = f"""
+import importlib, os, sys
+sys.path.insert(0, {str(site_dir)!r})
+found = []
+try:
+    found.append(importlib.import_module("vaecourse" + "." + "reference").ANSWER)
+except ImportError:
+    pass
+for root, dirs, files in os.walk({str(site_dir)!r}):
+    found += [os.path.join(root, f) for f in files]
+try:
+    found.append(open({str(package / "reference" / "__init__.py")!r}).read())
+except OSError:
+    pass
+print("FOUND", found)
+"""
+    cmd = sandbox.bwrap_command(isolation, [sandbox.kernel_python(), "-c", code], writable=[str(work)], cwd=str(work))
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "FOUND []" in done.stdout, done.stdout
 
 
 @pytest.mark.slow

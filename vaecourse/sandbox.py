@@ -223,6 +223,47 @@ def _ro_binds(paths) -> list[str]:
     return args
 
 
+COURSE_PACKAGE = "vaecourse"
+
+
+def course_package_paths(roots) -> list[str]:
+    """Where the course package lies inside `roots` (the interpreter's folders the sandbox shows).
+
+    The package holds what student code must never read: the reference answers (vaecourse.reference)
+    and the grader's judges (vaecourse.verdicts). An editable install leaves only its finder and
+    metadata in site-packages (the checkout itself is not shown); a wheel or a copy leaves the
+    package itself. Both are hidden: the package folder, its metadata and the editable finder.
+    """
+    import vaecourse
+
+    found = {os.path.realpath(Path(vaecourse.__file__).parent)}
+    for root in roots:
+        for site_dir in [root, *(str(p) for p in Path(root).glob("lib*/python*/site-packages"))]:
+            if not os.path.isdir(site_dir):
+                continue
+            for entry in os.listdir(site_dir):
+                name = entry.lower()
+                if name == COURSE_PACKAGE or (name.startswith(COURSE_PACKAGE + "-") and
+                                              name.endswith((".dist-info", ".egg-info", ".egg-link"))) or (
+                        name.startswith("__editable__") and COURSE_PACKAGE in name):
+                    found.add(os.path.realpath(os.path.join(site_dir, entry)))
+    inside = [p for p in sorted(found)
+              if any(p == r or p.startswith(r.rstrip("/") + "/") for r in map(os.path.realpath, roots))]
+    return inside
+
+
+def _hide_course_package(roots) -> list[str]:
+    """bwrap arguments that put an empty read-only folder over each course-package folder in `roots`
+    (import vaecourse.reference then fails) and /dev/null over each of its files (the editable finder)."""
+    args: list[str] = []
+    for path in course_package_paths(roots):
+        if os.path.isdir(path):
+            args += ["--tmpfs", path, "--remount-ro", path]
+        else:
+            args += ["--ro-bind", "/dev/null", path]
+    return args
+
+
 def kernel_env(extra: dict | None = None) -> dict:
     """The whole environment of the sandboxed kernel: a minimal base plus `extra`."""
     bindir = str(Path(kernel_python()).parent)
@@ -277,6 +318,7 @@ def bwrap_command(isolation: Isolation, command: list[str], *, writable: list[st
         args += ["--size", str(limits.tmp_size)]
     args += ["--tmpfs", "/tmp"]
     args += _ro_binds(python_paths())
+    args += _hide_course_package(python_paths())
     args += _ro_binds(read_only)
     for w in writable:
         real = os.path.realpath(w)

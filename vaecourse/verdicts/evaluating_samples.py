@@ -210,7 +210,8 @@ FRECHET = Verdict(
 # ---------------------------------------------------------------- 10.2 sample_class_histogram
 
 PIXEL_CLASSIFIER = '''
-from vaecourse.runtime import device as _verdict_device
+# The notebook's device (its setup cell defines `device`); the kernel does not see the course package.
+_verdict_device = device if isinstance(globals().get("device"), torch.device) else torch.device("cpu")
 
 
 class _VerdictPixelClassifier(torch.nn.Module):

@@ -1,13 +1,14 @@
 """The grader-side verdicts of 05_training (vaecourse/verdicts/core.py says how a verdict runs).
 
 Both exercises are loops over a model, so the grader sends a model: the state of a seeded
-ConvVAE(latent_dim=3) drawn here (bright outputs, codes far from the prior and a decoder that
+GraderVAE (vaecourse/verdicts/grader_vae.py: a small MLP VAE with the ConvVAE's interface, whose
+source the kernel gets as it is; not an exercise's answer, not secret) drawn here (bright outputs, codes far from the prior and a decoder that
 depends strongly on z, so that the loss depends strongly on the image, on beta and on the draw of
 z), uneven batches of grey images whose last batch is dark (so that a mean of the batch means is
 far from the mean per image), and a seed for the sampled z.
 The probe runs the student's loop on a fresh copy of that model on the CPU with the seed set, and
 sends back what it returned, the weights it left, and the mode and grad setting seen at each
-forward pass. The judges replay the same loop here with the course's ConvVAE and vae_loss, the
+forward pass. The judges replay the same loop here with the same GraderVAE and the course's vae_loss, the
 same draws of z and plain SGD (so that any scale error shows), and name the likely cause of a
 difference by replaying the usual mistakes too. A short extra run on the notebook's device, the
 batches on the CPU, checks that the loop moves each batch to the model.
@@ -18,53 +19,22 @@ import numpy as np
 import torch
 
 from vaecourse.checking import fail
-from vaecourse.reference.decoder import ConvVAE
 from vaecourse.reference.elbo import kl_divergence, reconstruction_loss, vae_loss
 from vaecourse.verdicts.core import Part, PartFailed, Verdict, describe_meta
+from vaecourse.verdicts.grader_vae import KERNEL_SOURCE, STATE, GraderVAE, flat_weights
 
-LATENT_DIM = 3
 LR = 1e-4  # plain SGD in the probe and the replay: one step per batch moves the weights by lr * gradient
-STATE = "state."  # the inputs holding the model's weights are named state.<parameter name>
 
-HELPERS = '''
-from vaecourse.reference.decoder import ConvVAE as _CourseConvVAE
+HELPERS = KERNEL_SOURCE  # the grader's model and the helpers that build it, as vaecourse/verdicts/grader_vae.py has them
 
 
-def _grader_model(inputs, mode):
-    """A fresh ConvVAE with the grader's weights, on the CPU, in mode "train" or "eval"."""
-    model = _CourseConvVAE(latent_dim=3)
-    model.load_state_dict({k[len("state."):]: v for k, v in inputs.items() if k.startswith("state.")})
-    model.train(mode == "train")
-    return model
-
-
-def _grader_batches(inputs):
-    """The grader's images as a list of (x, y) batches of the sizes it chose."""
-    bounds = [0]
-    for size in inputs["sizes"].tolist():
-        bounds.append(bounds[-1] + size)
-    return [(inputs["x"][a:b], torch.zeros(b - a)) for a, b in zip(bounds[:-1], bounds[1:])]
-
-
-def _watch(model):
-    """A list that gets (gradients on?, train mode?) at each forward pass of model's encoder."""
-    seen = []
-    model.encoder.register_forward_pre_hook(lambda module, args: seen.append((torch.is_grad_enabled(), module.training)))
-    return seen
-
-
-def _weights(model):
-    return torch.cat([p.detach().flatten() for p in model.parameters()])
-'''
-
-
-def _distinct_model(rng) -> ConvVAE:
-    """A ConvVAE with weights from rng whose losses depend strongly on the image, on beta and on z."""
+def _distinct_model(rng) -> GraderVAE:
+    """A grader model with weights from rng whose losses depend strongly on the image, on beta and on z."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(rng.integers(2 ** 31)))
-        model = ConvVAE(latent_dim=LATENT_DIM)
+        model = GraderVAE()
     with torch.no_grad():
-        model.decoder.deconv[-2].bias.fill_(float(rng.uniform(1.8, 2.2)))  # bright outputs: a mean of 0.7 to 0.9
+        model.decoder.fc.bias.fill_(float(rng.uniform(1.8, 2.2)))  # bright outputs: a mean of 0.7 to 0.9
         model.encoder.fc_mu.bias.fill_(float(rng.uniform(1.3, 1.7)))  # codes far from the prior: a large KL
         model.encoder.fc_logvar.bias.fill_(float(rng.uniform(1.3, 1.7)))
         # The image must depend strongly on z: with the default scale, decoding z = mu came within EVAL_RTOL
@@ -101,8 +71,8 @@ def _replaying(seed: int):
         torch.set_num_threads(threads)
 
 
-def _course_model(case) -> ConvVAE:
-    model = ConvVAE(latent_dim=LATENT_DIM)
+def _replay_model(case) -> GraderVAE:
+    model = GraderVAE()
     model.load_state_dict({k[len(STATE):]: v for k, v in case.inputs.items() if k.startswith(STATE)})
     return model
 
@@ -115,10 +85,6 @@ def _batches(case) -> list[torch.Tensor]:
 def _mean_per_image(per_batch: torch.Tensor, sizes: torch.Tensor) -> float:
     """The mean over all images of per-batch mean losses: each batch weighted by its number of images."""
     return float((per_batch * sizes).sum() / sizes.sum())
-
-
-def _flat(model) -> torch.Tensor:
-    return torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
 def _cached(case, key, compute):
@@ -181,21 +147,21 @@ TRAIN_PROBE = f"""
 with course_versions(device=torch.device("cpu")):  # the replay runs on the CPU: the same z as the grader's
     for beta in {TRAIN_BETAS!r}:
         b = int(beta)
-        model = _grader_model(inputs, "eval")  # as evaluate() leaves it
-        seen = _watch(model)
+        model = grader_model(inputs, "eval")  # as evaluate() leaves it
+        seen = watch(model)
         with attempt(f"loss_{{b}}", f"weights_{{b}}", f"modes_{{b}}", f"training_{{b}}"):
             torch.manual_seed(inputs["seed"])
-            loss = train_one_epoch(model, _grader_batches(inputs), torch.optim.SGD(model.parameters(), lr={LR!r}),
+            loss = train_one_epoch(model, grader_batches(inputs), torch.optim.SGD(model.parameters(), lr={LR!r}),
                                    beta=beta)
             emit(f"loss_{{b}}", loss)
-            emit(f"weights_{{b}}", _weights(model))
+            emit(f"weights_{{b}}", flat_weights(model))
             emit(f"modes_{{b}}", torch.tensor(seen, dtype=torch.bool).reshape(-1, 2))
             emit(f"training_{{b}}", model.training)
-model = _grader_model(inputs, "eval").to(device)  # where the notebook runs; the batches stay on the CPU
+model = grader_model(inputs, "eval").to(device)  # where the notebook runs; the batches stay on the CPU
 with attempt("device_loss", "device_moved", "device_training"):
-    before = _weights(model)
-    emit("device_loss", train_one_epoch(model, _grader_batches(inputs), torch.optim.SGD(model.parameters(), lr={LR!r})))
-    emit("device_moved", bool((_weights(model) != before).any()))
+    before = flat_weights(model)
+    emit("device_loss", train_one_epoch(model, grader_batches(inputs), torch.optim.SGD(model.parameters(), lr={LR!r})))
+    emit("device_moved", bool((flat_weights(model) != before).any()))
     emit("device_training", model.training)
 """
 
@@ -210,7 +176,7 @@ UPDATES = {  # how a loop may update the weights: the course's, and two usual mi
 def _train_replay(case, beta: float, update: str = "sgd"):
     """(weights after, per-batch losses) of the course's loop on the grader's model, z drawn as in the probe."""
     def compute():
-        model = _course_model(case)
+        model = _replay_model(case)
         losses = []
         with _replaying(int(case.inputs["seed"])):
             model.train()
@@ -226,7 +192,7 @@ def _train_replay(case, beta: float, update: str = "sgd"):
                 with torch.no_grad():  # torch.optim.SGD's step, written out (torch.optim imports dynamo: seconds)
                     for p in model.parameters():
                         p.add_(p.grad, alpha=-LR)
-        return _flat(model), losses
+        return flat_weights(model), losses
     return _cached(case, ("train", beta, update), compute)
 
 
@@ -338,27 +304,27 @@ def evaluate_inputs(rng):
 
 EVALUATE_PROBE = f"""
 with course_versions(device=torch.device("cpu")):  # the replay runs on the CPU: the same z as the grader's
-    model = _grader_model(inputs, "train")  # as train_one_epoch leaves it
-    seen = _watch(model)
+    model = grader_model(inputs, "train")  # as train_one_epoch leaves it
+    seen = watch(model)
     with attempt("loss_1", "loss_2", "weights", "modes", "training"):
         for beta in {EVAL_BETAS!r}:
             torch.manual_seed(inputs["seed"])
-            emit(f"loss_{{int(beta)}}", evaluate(model, _grader_batches(inputs), beta=beta))
-        emit("weights", _weights(model))
+            emit(f"loss_{{int(beta)}}", evaluate(model, grader_batches(inputs), beta=beta))
+        emit("weights", flat_weights(model))
         emit("modes", torch.tensor(seen, dtype=torch.bool).reshape(-1, 2))
         emit("training", model.training)
-model = _grader_model(inputs, "train").to(device)  # where the notebook runs; the batches stay on the CPU
+model = grader_model(inputs, "train").to(device)  # where the notebook runs; the batches stay on the CPU
 with attempt("device_loss", "device_kept"):
-    before = _weights(model)
-    emit("device_loss", evaluate(model, _grader_batches(inputs)))
-    emit("device_kept", bool((_weights(model) == before).all()))
+    before = flat_weights(model)
+    emit("device_loss", evaluate(model, grader_batches(inputs)))
+    emit("device_kept", bool((flat_weights(model) == before).all()))
 """
 
 
 def _evaluate_replay(case, beta: float):
     """Per-batch mean losses: z sampled as model(x) samples it, and with z = mu, from the probe's seed."""
     def compute():
-        model = _course_model(case).eval()
+        model = _replay_model(case).eval()
         sampled, at_mean = [], []
         with _replaying(int(case.inputs["seed"])), torch.no_grad():
             for x in _batches(case):
@@ -375,7 +341,7 @@ def evaluate_float_and_weights(case):
     for name in ("loss_1", "loss_2", "device_loss"):
         _expect_float(case, name, cause)
     got = case.tensor("weights", "the weights of the model").float()
-    if not torch.equal(got, _flat(_course_model(case))) or case["device_kept"] is not True:
+    if not torch.equal(got, flat_weights(_replay_model(case))) or case["device_kept"] is not True:
         fail(case.exercise, "the weights untouched", "changed weights",
              "evaluate must not train: no optimizer, no backward(), do not call train_one_epoch")
 
