@@ -47,6 +47,8 @@ def configure(c, grading: bool = False, cell_timeout: int | None = None, *, root
     """
     _course(c)
     _verdicts(c)
+    # The grader reads the kernel's messages with a reader that no message can crash (kernelmessages.py).
+    c.Session.unpacker = "vaecourse.nbg.kernelmessages.unpack"
     if verdict_seed is not None:
         c.VerdictExecute.verdict_seed = int(verdict_seed)
     timeout = CELL_TIMEOUT_S if cell_timeout is None else int(cell_timeout)

@@ -3,8 +3,12 @@
 After a graded test cell with a verdict (`vaecourse.verdicts`) has run in the student's kernel,
 its probe runs in the same kernel on inputs drawn from a secret seed (`verdict_seed`: the grading
 command's, derived from the course's key and the submitted bytes; else a new one), and the verdict
-is judged here, in the grading process (vaecourse/verdicts/core.py says how). The cell's
-outputs then start with
+is judged here, in the grading process (vaecourse/verdicts/core.py says how). The decision is
+kept here, out of the kernel's reach, and written into the notebook only after the whole notebook
+has run and the kernel is gone: while the kernel runs, a later cell could still change outputs
+already in the notebook (nbclient applies a kernel's `update_display_data` to every earlier output
+with that display_id). Then every output carrying the verdict mime type that the kernel made is
+dropped, anywhere in the notebook, and each judged test cell's outputs start with
 
 1. an `execute_result` holding the score (nbgrader's partial credit: `SaveAutoGrades` takes the
    first error or execute_result of a graded cell, so this one decides, whatever the kernel
@@ -56,9 +60,13 @@ class VerdictExecute(Execute):
         self._core = translated("vaecourse.verdicts.core", self._lang)
         self._verdicts = translated("vaecourse.verdicts", self._lang).verdicts_for(notebook) if notebook else {}
         self._seed = self.verdict_seed if self.verdict_seed is not None else secrets.randbits(63)
+        self._decided = {}  # cell index -> the outputs that score it, decided here while the kernel runs
         if self._verdicts:
             self.log.info("verdicts of %s drawn from seed %d", notebook, self._seed)
-        return super().preprocess(nb, resources, km)
+        try:
+            return super().preprocess(nb, resources, km)  # runs every cell, then shuts the kernel down
+        finally:
+            self._write_decided()
 
     def preprocess_cell(self, cell, resources, index):
         if index == 0 and getattr(self, "_verdicts", None):
@@ -107,5 +115,17 @@ class VerdictExecute(Execute):
             "execute_result", data={"text/plain": repr(float(total)), MIME: {"parts": parts}},
             execution_count=cell.get("execution_count"))
         report_output = nbformat.v4.new_output("stream", name="stdout", text=core.report(verdict, results))
-        kept = [output for output in cell.outputs if output.get("output_type") != "execute_result"]
-        cell.outputs = [verdict_output, report_output, *kept]
+        self._decided[index] = (verdict_output, report_output)
+
+    def _write_decided(self) -> None:
+        """The decided scores into the notebook, once the kernel can no longer send anything.
+
+        Whatever the kernel made that looks like a score goes: outputs with the verdict mime type in
+        any cell, and execute_results in judged test cells (their code returns nothing, so one there
+        could only be a score of the student's own)."""
+        for index, cell in enumerate(self.nb.cells):
+            if cell.cell_type != "code":
+                continue
+            kept = [output for output in cell.outputs if MIME not in output.get("data", {})
+                    and not (index in self._decided and output.get("output_type") == "execute_result")]
+            cell.outputs = [*self._decided.get(index, ()), *kept]

@@ -296,15 +296,37 @@ def probe_source(verdict: Verdict, inputs: dict) -> str:
 
 # ---------------------------------------------------------------- kernel -> grader
 
+MAX_DEPTH = 4  # sequences and mappings inside each other: the kernel side sends at most 3 levels
+MAX_SEQUENCE = 32  # items of a sequence or mapping: the kernel side sends at most 32
+
+
 def _load_npy(text: str) -> np.ndarray:
-    array = np.load(io.BytesIO(base64.b64decode(text, validate=True)), allow_pickle=False)
+    """An .npy the kernel sent, read only after its header has been checked against its bytes: a header
+    may claim any shape, and numpy allocates what the header claims before reading the data."""
+    raw = base64.b64decode(text, validate=True)
+    buffer = io.BytesIO(raw)
+    version = np.lib.format.read_magic(buffer)
+    read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+    if read_header is None:
+        raise ValueError("not an .npy version the course sends")
+    shape, _, dtype = read_header(buffer, max_header_size=10_000)
+    if dtype.hasobject or dtype.itemsize == 0:
+        raise ValueError("not a plain array")
+    count = int(np.prod(shape, dtype=object))  # Python ints: a claimed shape cannot overflow here
+    if count > MAX_ITEMS or len(raw) - buffer.tell() != count * dtype.itemsize:
+        raise ValueError("an array whose header does not match its data")
+    array = np.load(io.BytesIO(raw), allow_pickle=False)
     if array.dtype == object or array.size > MAX_ITEMS:
         raise ValueError("not a plain array")
     return array
 
 
-def decode(record: dict):
+def decode(record: dict, depth: int = 0):
     """A value the kernel sent, as plain Python and torch in the grader; ValueError when malformed."""
+    if not isinstance(record, dict):
+        raise ValueError("not a record")
+    if depth > MAX_DEPTH:
+        raise ValueError("nested deeper than a probe sends")
     kind = record.get("kind")
     if kind == "tensor":
         dtype = _TORCH_DTYPES.get(record.get("dtype"))
@@ -326,10 +348,16 @@ def decode(record: dict):
     if kind == "none":
         return None
     if kind == "sequence":
-        items = tuple(decode(item) for item in record.get("items", []))
+        items = record.get("items", [])
+        if not isinstance(items, list) or len(items) > MAX_SEQUENCE:
+            raise ValueError("not a sequence a probe sends")
+        items = tuple(decode(item, depth + 1) for item in items)
         return list(items) if record.get("type") == "list" else items
     if kind == "mapping":
-        return {str(k): decode(v) for k, v in dict(record.get("items", {})).items()}
+        items = record.get("items", {})
+        if not isinstance(items, dict) or len(items) > MAX_SEQUENCE:
+            raise ValueError("not a mapping a probe sends")
+        return {str(k): decode(v, depth + 1) for k, v in items.items()}
     if kind in ("other", "too_big"):
         return Opaque(record)
     raise ValueError(f"unknown kind {kind!r}")
@@ -374,7 +402,7 @@ def read_outputs(outputs: list) -> Outputs:
         if isinstance(record, str):
             try:
                 record = json.loads(record)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
         if not isinstance(record, dict):
             continue
@@ -400,7 +428,7 @@ def read_outputs(outputs: list) -> Outputs:
             continue
         try:
             result.values[name] = decode(record)
-        except (ValueError, KeyError, TypeError, OSError) as error:
+        except Exception as error:  # whatever a kernel sends, a malformed value costs only the parts that need it
             result.problems[name] = f"the value your code returned could not be read ({type(error).__name__})"
             continue
         result.meta[name] = {k: v for k, v in record.items() if k not in ("npy", "items")}

@@ -21,12 +21,12 @@ class GraderEncoder(nn.Module):
     def __init__(self, latent_dim: int = LATENT_DIM):
         super().__init__()
         self.hidden = nn.Linear(PIXELS, HIDDEN)
-        self.fc_mu = nn.Linear(HIDDEN, latent_dim)
-        self.fc_logvar = nn.Linear(HIDDEN, latent_dim)
+        self.to_mu = nn.Linear(HIDDEN, latent_dim)
+        self.to_logvar = nn.Linear(HIDDEN, latent_dim)
 
     def forward(self, x):
         h = torch.tanh(self.hidden(x.flatten(1)))  # (B, 1, 28, 28) -> (B, 784) -> (B, HIDDEN)
-        return self.fc_mu(h), self.fc_logvar(h)  # (B, latent_dim) each
+        return self.to_mu(h), self.to_logvar(h)  # (B, latent_dim) each
 
 
 class GraderDecoder(nn.Module):

@@ -35,8 +35,8 @@ def _distinct_model(rng) -> GraderVAE:
         model = GraderVAE()
     with torch.no_grad():
         model.decoder.fc.bias.fill_(float(rng.uniform(1.8, 2.2)))  # bright outputs: a mean of 0.7 to 0.9
-        model.encoder.fc_mu.bias.fill_(float(rng.uniform(1.3, 1.7)))  # codes far from the prior: a large KL
-        model.encoder.fc_logvar.bias.fill_(float(rng.uniform(1.3, 1.7)))
+        model.encoder.to_mu.bias.fill_(float(rng.uniform(1.3, 1.7)))  # codes far from the prior: a large KL
+        model.encoder.to_logvar.bias.fill_(float(rng.uniform(1.3, 1.7)))
         # The image must depend strongly on z: with the default scale, decoding z = mu came within EVAL_RTOL
         # of sampling z in about 1 draw in 200, and evaluating at z = mu kept its points.
         # Five times the weights from z: at least 5% apart on 200 draws (tests/test_verdicts_training.py).
