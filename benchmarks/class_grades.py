@@ -1,0 +1,105 @@
+"""The grades of the simulated class, to compare two versions of the grader.
+
+    python benchmarks/class_grades.py OUT.json [--notebooks 01_mnist ...] [--jobs 2] [--key HEX]
+    python benchmarks/class_grades.py --compare BEFORE.json AFTER.json
+
+Writes the simulated class of tests/simulated_class.py (perfect, blank, broken and hostile
+submissions of each notebook), grades it with the grading command (sandbox on) in a temporary
+course folder whose verdict key is `--key` (so two versions draw the same inputs), and writes
+per student, notebook and graded cell: the score, the status, and the names of the verdict parts
+lost. `--compare` prints every difference between two such files and exits 1 if there is one.
+Run it from the checkout whose grader you measure (PYTHONPATH=that checkout).
+"""
+import argparse
+import csv
+import io
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_KEY = "5" * 64  # any fixed key: the same in both runs
+
+
+def grade(out: Path, notebooks: list[str], jobs: int, key: str) -> None:
+    from simulated_class import write_class
+
+    from vaecourse.grading.classroom import WORK
+    from vaecourse.grading.runner import VERDICT_SECRET
+    from vaecourse.nbg.run import tool_env
+
+    env = tool_env({"VAE_COURSE_DATA": str(ROOT / "data")})
+    env.pop("NBGRADER_EXECUTION", None)
+    with tempfile.TemporaryDirectory(prefix="class-grades-") as tmp:
+        tmp = Path(tmp)
+        write_class(tmp / "class", notebooks)
+        course = tmp / "course"
+        (course / WORK).mkdir(parents=True)
+        (course / WORK / VERDICT_SECRET).write_text(key + "\n")
+
+        def cli(*args):
+            done = subprocess.run([sys.executable, "-m", "vaecourse.grade", "--course", str(course), *args],
+                                  capture_output=True, text=True, env=env)
+            if done.returncode != 0:
+                sys.exit(f"grade {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+
+        cli("release", *notebooks)
+        cli("collect", "--folder", str(tmp / "class"))
+        cli("autograde", "--jobs", str(jobs), "--no-progress", "--time-limit", "600")
+        rows = list(csv.DictReader(io.StringIO((course / "exports" / "grades.csv").read_text())))
+        from harness import graded_outputs
+
+        lost = {}
+        import nbformat
+
+        from vaecourse.verdicts.core import MIME
+        for path, text in graded_outputs(course).items():
+            if not path.endswith(".ipynb"):
+                continue
+            _, student, notebook, _ = Path(path).parts
+            for cell in nbformat.reads(text, as_version=4).cells:
+                for output in cell.get("outputs", []):
+                    record = output.get("data", {}).get(MIME)
+                    if isinstance(record, dict) and "parts" in record:
+                        gid = cell.metadata.get("nbgrader", {}).get("grade_id", "?")
+                        lost[f"{student}/{notebook}/{gid}"] = sorted(
+                            p["name"] for p in record["parts"] if p["earned"] < p["points"])
+    out.write_text(json.dumps({"rows": rows, "lost_parts": lost}, indent=1, sort_keys=True) + "\n")
+    print(f"{len(rows)} rows, {len(lost)} judged cells -> {out}")
+
+
+def compare(before: Path, after: Path) -> int:
+    a, b = json.loads(before.read_text()), json.loads(after.read_text())
+    key = lambda row: tuple(sorted(row.items()))  # noqa: E731
+    differences = [f"row only before: {row}" for row in a["rows"] if key(row) not in {key(r) for r in b["rows"]}]
+    differences += [f"row only after: {row}" for row in b["rows"] if key(row) not in {key(r) for r in a["rows"]}]
+    for cell in sorted(set(a["lost_parts"]) | set(b["lost_parts"])):
+        if a["lost_parts"].get(cell) != b["lost_parts"].get(cell):
+            differences.append(f"{cell}: parts lost before {a['lost_parts'].get(cell)}, after {b['lost_parts'].get(cell)}")
+    print("\n".join(differences) or f"identical: {len(a['rows'])} rows, {len(a['lost_parts'])} judged cells")
+    return 1 if differences else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", nargs="?", type=Path)
+    parser.add_argument("--notebooks", nargs="+", default=None)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--key", default=DEFAULT_KEY)
+    parser.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))
+    args = parser.parse_args()
+    if args.compare:
+        return compare(*args.compare)
+    from vaecourse.masters import master_paths
+
+    grade(args.out, args.notebooks or [p.stem for p in master_paths()], args.jobs, args.key)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
