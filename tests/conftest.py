@@ -65,6 +65,7 @@ def pytest_generate_tests(metafunc):
 # until the short unit-test files fill the gaps. The list comes from the per-file seconds that every
 # `make test` prints at its end ("slowest test files"); files not listed keep their alphabetical order.
 SLOWEST_FILES_FIRST = [  # seconds per file in the fresh-clone CI of 2026-12-01, 11:06 (25:45 of pytest)
+    "test_grading_every_notebook.py",  # about 600 (new on 2026-12-07: 520 CPU seconds, two installs)
     "test_grading_end_to_end.py",  # 641
     "test_hostile_submissions.py",  # 270
     "test_mistakes_ja.py",  # 229
