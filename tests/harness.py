@@ -124,8 +124,8 @@ def page_text(page_html: str) -> str:
     return " ".join(text.split())
 
 
-def _errors(path: Path) -> tuple[dict[str, str], dict[str, list]]:
-    """(error message by cell, verdict parts by grade_id) of an autograded notebook."""
+def errors_and_parts(path: Path) -> tuple[dict[str, str], dict[str, list]]:
+    """(error message by cell, verdict parts by grade_id) of an autograded notebook (none if it is missing)."""
     errors, parts = {}, {}
     if not path.is_file():
         return errors, parts
@@ -176,7 +176,7 @@ def autograde(name: str, submissions: dict[str, "nbformat.NotebookNode"], workdi
                 continue
             scores = {grade.name: CellScore(grade.score, grade.max_score)
                       for grade in submission.grades if grade.cell.cell_type == "code"}
-            errors, parts = _errors(workdir / "autograded" / student / name / f"{name}.ipynb")
+            errors, parts = errors_and_parts(workdir / "autograded" / student / name / f"{name}.ipynb")
             graded[student] = Graded(scores, errors, parts)
     return graded, log
 

@@ -7,8 +7,6 @@ alone, and the test proves it. From that install the grading command answers --h
 releases one notebook into a temporary course folder, reading the masters from the
 folder named by --solutions (an installed package has no solutions/ of its own).
 """
-import shutil
-import subprocess
 import sys
 import sysconfig
 import zipfile
@@ -17,30 +15,18 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from installs import build_wheel, run
 from vaecourse.masters import normalise
 
 pytestmark = pytest.mark.slow  # builds a wheel and runs nbgrader
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(args, **kwargs) -> subprocess.CompletedProcess:
-    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, **kwargs)
-    assert result.returncode == 0, f"{' '.join(map(str, args))}:\n{result.stdout}\n{result.stderr}"
-    return result
-
-
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """(python of a fresh venv with the wheel installed, its site-packages, the wheel's file names)."""
     tmp = tmp_path_factory.mktemp("wheel")
-    source = tmp / "source"  # the build writes build/ and *.egg-info beside its input: not into the checkout
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        shutil.copy(ROOT / name, source / name)
-    shutil.copytree(ROOT / "vaecourse", source / "vaecourse", ignore=shutil.ignore_patterns("__pycache__"))
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", ".", "-w", tmp / "dist"],
-        cwd=source)
-    wheel = next((tmp / "dist").glob("vaecourse-*.whl"))
+    wheel = build_wheel(tmp)
     venv = tmp / "venv"
     run([sys.executable, "-m", "venv", "--without-pip", venv])
     python = venv / "bin" / "python"

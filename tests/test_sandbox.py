@@ -29,17 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 KERNEL_START_S = 120
 
 
-@pytest.fixture(scope="module")
-def isolation() -> Isolation:
-    found = probe()
-    if not found.available:
-        if os.environ.get("VAE_COURSE_REQUIRE_SANDBOX"):
-            pytest.fail(f"VAE_COURSE_REQUIRE_SANDBOX is set but there is no sandbox: {found.describe()}")
-        pytest.skip(f"{found.describe()}; run .ci/install-sandbox, or set VAE_COURSE_REQUIRE_SANDBOX=1 "
-                    f"to make this a failure")
-    return found
-
-
 @pytest.fixture()
 def layout(tmp_path):
     """A job folder (the kernel's, writable), a course folder beside it with secrets, a data folder."""

@@ -26,6 +26,7 @@ import nbformat
 import pytest
 
 from harness import filled_student
+from installs import venv_env
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT_NOTEBOOKS = sorted(path.stem for path in (ROOT / "course").glob("[0-9][0-9]_*.ipynb"))
@@ -73,17 +74,8 @@ print("PROBE " + json.dumps({"prefix": sys.prefix, "vaecourse": _where}))'''
 
 def _pip_freeze(python: Path) -> str:
     result = subprocess.run([str(python), "-m", "pip", "freeze", "--all"], capture_output=True, text=True,
-                            check=True, env=_clean_env(python))
+                            check=True, env=venv_env(python))
     return result.stdout
-
-
-def _clean_env(python: Path, extra: dict | None = None) -> dict:
-    """No PYTHONPATH, no path to this repository's .venv, no nbgrader flag."""
-    env = {key: value for key, value in os.environ.items()
-           if key not in {"PYTHONPATH", "VIRTUAL_ENV", "NBGRADER_EXECUTION", "PYTHONHOME"}}
-    env["PATH"] = os.pathsep.join([str(python.parent), "/usr/local/bin", "/usr/bin", "/bin"])
-    env.update(extra or {})
-    return env
 
 
 def _make_venv(key: str) -> float:
@@ -92,7 +84,7 @@ def _make_venv(key: str) -> float:
     subprocess.run([sys.executable, "-m", "venv", str(VENV_DIR)], check=True)
     python = VENV_DIR / "bin" / "python"
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", *COLAB_PACKAGES, *KERNEL_PACKAGES],
-                   check=True, env=_clean_env(python))
+                   check=True, env=venv_env(python))
     seconds = time.monotonic() - started
     (VENV_DIR / READY).write_text(json.dumps({"key": key, "seconds": round(seconds, 1),
                                               "freeze": _pip_freeze(python)}))
@@ -124,7 +116,7 @@ def colab_venv() -> Path:
 @pytest.mark.slow
 def test_venv_holds_only_colab_packages(colab_venv):
     """The course package is not importable in the venv, and the Colab packages are."""
-    env = _clean_env(colab_venv)
+    env = venv_env(colab_venv)
     empty = colab_venv.parent.parent / "empty-cwd"
     empty.mkdir(exist_ok=True)
     result = subprocess.run([str(colab_venv), "-c", "import vaecourse"], cwd=empty, env=env,
@@ -157,7 +149,7 @@ def test_notebook_runs_alone(name, colab_venv, offline_data, tmp_path):
     executed = tmp_path / "executed.ipynb"
     assert sorted(p.name for p in folder.iterdir()) == [source.name], "the notebook must be alone"
 
-    env = _clean_env(colab_venv, {"VAE_COURSE_DATA": str(offline_data), "VAE_COURSE_QUICK": "1"})
+    env = venv_env(colab_venv, {"VAE_COURSE_DATA": str(offline_data), "VAE_COURSE_QUICK": "1"})
     env.pop("COLAB_RELEASE_TAG", None)
     started = time.monotonic()
     result = subprocess.run([str(colab_venv), str(runner), str(source), str(executed)], cwd=folder,
@@ -200,7 +192,7 @@ def test_setup_advises_gpu_on_colab_cpu(name, colab_venv, offline_data, tmp_path
     runner = tmp_path / "runner.py"
     runner.write_text(RUNNER)
     executed = tmp_path / "executed.ipynb"
-    env = _clean_env(colab_venv, {"VAE_COURSE_DATA": str(offline_data), "VAE_COURSE_QUICK": "1",
+    env = venv_env(colab_venv, {"VAE_COURSE_DATA": str(offline_data), "VAE_COURSE_QUICK": "1",
                                   "COLAB_RELEASE_TAG": "release-colab-emulated"})
     result = subprocess.run([str(colab_venv), str(runner), str(source), str(executed)], cwd=tmp_path,
                             env=env, capture_output=True, text=True, timeout=600)
@@ -227,7 +219,7 @@ def colab_venv_after_japanese(colab_venv):
     (as it does on Colab, which has no Japanese font); the next session must find the venv unchanged."""
     yield colab_venv
     subprocess.run([str(colab_venv), "-m", "pip", "uninstall", "--yes", "--quiet", "matplotlib-fontja"],
-                   env=_clean_env(colab_venv), capture_output=True)
+                   env=venv_env(colab_venv), capture_output=True)
 
 
 @pytest.mark.slow
@@ -245,7 +237,7 @@ def test_japanese_notebook_runs_alone_and_brings_its_font(name, colab_venv_after
     runner = tmp_path / "runner.py"
     runner.write_text(RUNNER)
     executed = tmp_path / "executed.ipynb"
-    env = _clean_env(colab_venv, {"VAE_COURSE_DATA": str(offline_data), "VAE_COURSE_QUICK": "1"})
+    env = venv_env(colab_venv, {"VAE_COURSE_DATA": str(offline_data), "VAE_COURSE_QUICK": "1"})
     env.pop("COLAB_RELEASE_TAG", None)
     result = subprocess.run([str(colab_venv), str(runner), str(source), str(executed)], cwd=folder,
                             env=env, capture_output=True, text=True, timeout=1500)
