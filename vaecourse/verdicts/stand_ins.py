@@ -1,15 +1,16 @@
 """What the grader hands to a student's code in place of the course's: models and a reparameterize.
 
 A probe that needs an earlier exercise (03's ConvVAE needs an Encoder, a Decoder and reparameterize;
-06's encode_dataset a trained-looking VAE; 08's iwae_bound a VAE whose log p(x) is known) gets these
+06's encode_dataset a VAE to encode with; 08's iwae_bound a VAE whose log p(x) is known) gets these
 stand-ins instead of the course's answers: they have the interface of the course's parts and none of
 their code (linear maps, no convolution; a reparameterize that does not sample), so nothing the kernel
-receives answers an exercise (tests/test_verdicts_kernel_sources.py holds every probe to that).
+receives answers an exercise (tests/test_verdicts_kernel_sources.py holds the probes of 01, 02, 03, 06 and
+08 to that).
 
 They are not secret: `kernel_source(...)` sends their source to the student's kernel as it is, and
 the grader imports the same objects from here for its own reference values, so both sides run the same
 code. Nothing here imports the course package (the sandboxed kernel does not see it), and nothing here
-is a message: a verdict's words live in its own module.
+is for the student to read (no catalog translates this module): a verdict's words live in its own module.
 """
 import inspect
 
