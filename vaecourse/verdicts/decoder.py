@@ -3,8 +3,9 @@
 Inputs are drawn per grading run; the reference values are computed here: sizes from the
 formula, the decoder from the grader's weights loaded into the student's layers, samples
 against the closed-form mean and spread and against the same seed, ConvVAE from the weights it
-sends back. ConvVAE (3.4) is judged with the course's Decoder and reparameterize (and Encoder) in
-place of the student's, so a mistake in 3.2 or 3.3 costs that exercise only.
+sends back. ConvVAE (3.4) is judged with the grader's stand-ins for Encoder, Decoder and reparameterize
+(vaecourse/verdicts/stand_ins.py) in place of the student's, so a mistake in 3.2 or 3.3 costs that
+exercise only.
 """
 import inspect
 import math
@@ -21,6 +22,12 @@ from vaecourse.checking import (
     fail,
 )
 from vaecourse.verdicts.core import Part, PartFailed, Verdict, describe_meta
+from vaecourse.verdicts.stand_ins import (
+    CONV_VAE_PARTS,
+    StandInDecoder,
+    StandInEncoder,
+    stand_in_reparameterize,
+)
 
 BATCHES = (1, 7)
 
@@ -144,7 +151,7 @@ def decoder_inputs(rng):
     return inputs
 
 
-def _course_weights(seed, latent_dim):
+def _grader_weights(seed, latent_dim):
     """The grader's decoder weights (float32), on the scale of PyTorch's default initialisation: the same
     numbers from the same seed in the kernel and in the grader (torch's CPU generator)."""
     generator = torch.Generator().manual_seed(seed)
@@ -153,7 +160,8 @@ def _course_weights(seed, latent_dim):
     return {name: (2 * torch.rand(shape, generator=generator) - 1) / fan_in ** 0.5 for name, shape, fan_in in shapes}
 
 
-WEIGHTS = inspect.getsource(_course_weights)  # the same function in the kernel (the probe's helpers)
+# The same function in the kernel (the probe's helpers): random numbers from a seed, not secret and no answer
+WEIGHTS = inspect.getsource(_grader_weights)
 
 DECODER_PROBE = """
 torch.manual_seed(inputs["seed"])
@@ -193,7 +201,7 @@ with attempt("layers", "x_hat_w"):
         elif isinstance(m, torch.nn.ConvTranspose2d) and shape == (32, 1, 4, 4):
             found.setdefault("up2", m)
     emit("layers", sorted(found))
-    weights = _course_weights(inputs["weight_seed"], ld)
+    weights = _grader_weights(inputs["weight_seed"], ld)
     with torch.no_grad():
         for key, m in found.items():
             m.weight.copy_(weights[f"w_{key}"])
@@ -275,7 +283,7 @@ def decoder_range(case):
 
 
 def _reference_decoder(case):
-    i = {k: v.double() for k, v in _course_weights(case.inputs["weight_seed"], case.inputs["ld"]).items()}
+    i = {k: v.double() for k, v in _grader_weights(case.inputs["weight_seed"], case.inputs["ld"]).items()}
     h = F.linear(case.inputs["z"].float().double(), i["w_fc"], i["b_fc"]).view(-1, 64, 7, 7)  # z as the probe gives it
     h = F.relu(F.conv_transpose2d(h, i["w_up1"], i["b_up1"], stride=2, padding=1))
     return torch.sigmoid(F.conv_transpose2d(h, i["w_up2"], i["b_up2"], stride=2, padding=1))
@@ -488,44 +496,23 @@ REPARAMETERIZE = Verdict(
 
 
 # ---------------------------------------------------------------- 3.4 ConvVAE
-
-COURSE_PARTS = '''
-class _CourseEncoder(torch.nn.Module):
-    def __init__(self, latent_dim=2):
-        super().__init__()
-        self.latent_dim = latent_dim
-        self.conv = torch.nn.Sequential(torch.nn.Conv2d(1, 32, kernel_size=4, stride=2, padding=1), torch.nn.ReLU(),
-                                        torch.nn.Conv2d(32, 64, kernel_size=4, stride=2, padding=1), torch.nn.ReLU())
-        self.fc_mu = torch.nn.Linear(64 * 7 * 7, latent_dim)
-        self.fc_logvar = torch.nn.Linear(64 * 7 * 7, latent_dim)
-
-    def forward(self, x):
-        h = torch.flatten(self.conv(x), start_dim=1)
-        return self.fc_mu(h), self.fc_logvar(h)
-
-
-class _CourseDecoder(torch.nn.Module):
-    def __init__(self, latent_dim=2):
-        super().__init__()
-        self.latent_dim = latent_dim
-        self.fc = torch.nn.Linear(latent_dim, 64 * 7 * 7)
-        self.deconv = torch.nn.Sequential(
-            torch.nn.ConvTranspose2d(64, 32, kernel_size=4, stride=2, padding=1), torch.nn.ReLU(),
-            torch.nn.ConvTranspose2d(32, 1, kernel_size=4, stride=2, padding=1), torch.nn.Sigmoid())
-
-    def forward(self, z):
-        return self.deconv(self.fc(z).view(-1, 64, 7, 7))
-
-
-def _course_reparameterize(mu, logvar):
-    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-'''
+# ConvVAE is judged with the grader's stand-ins for Encoder, Decoder and reparameterize in the notebook's
+# globals (vaecourse/verdicts/stand_ins.py: linear maps, and a reparameterize that does not sample; not
+# secret, and not the answer to any exercise), so a mistake in 3.2 or 3.3 costs that exercise only and the
+# kernel is sent no answer of 02 or 03. A ConvVAE that draws z itself, as 3.3 does, is right too.
 
 VAE_LATENTS = (2, 5)
 
 
+def _stand_ins(latent_dim):
+    """Fresh stand-ins (encoder, decoder) for `latent_dim`, built without touching the grader's random state."""
+    with torch.random.fork_rng(devices=[]):
+        return StandInEncoder(latent_dim), StandInDecoder(latent_dim)
+
+
 def _vae_parameters(latent_dim):
-    return 69825 + 9410 * latent_dim
+    """The parameters of ConvVAE(latent_dim) built from the stand-ins: theirs, nothing more."""
+    return sum(p.numel() for module in _stand_ins(latent_dim) for p in module.parameters())
 
 
 def vae_inputs(rng):
@@ -536,7 +523,7 @@ def vae_inputs(rng):
 
 
 VAE_PROBE = f"""
-with course_versions(Encoder=_CourseEncoder, Decoder=_CourseDecoder, reparameterize=_course_reparameterize):
+with course_versions(Encoder=StandInEncoder, Decoder=StandInDecoder, reparameterize=stand_in_reparameterize):
     torch.manual_seed(inputs["seed"])
     for latent_dim in {VAE_LATENTS!r}:
         with attempt(f"params_{{latent_dim}}", *(f"{{name}}_{{latent_dim}}_{{b}}" for name in ("attributes", "out") for b in (1, 7))):
@@ -550,15 +537,13 @@ with course_versions(Encoder=_CourseEncoder, Decoder=_CourseDecoder, reparameter
     with attempt("params_default"):
         emit("params_default", sum(p.numel() for p in ConvVAE().parameters() if p.requires_grad))
     ld = inputs["ld"]
-    with attempt("encoder_state", "decoder_state", "out_v", "out_v2"):
+    with attempt("encoder_state", "decoder_state", "out_v"):
         model = ConvVAE(latent_dim=ld).double()
         emit("encoder_state", dict(model.encoder.state_dict()))
         emit("decoder_state", dict(model.decoder.state_dict()))
         with torch.no_grad():
             torch.manual_seed(inputs["seed"] + 1)
             emit("out_v", model(inputs["x_v"]))
-            torch.manual_seed(inputs["seed"] + 2)
-            emit("out_v2", model(inputs["x_v"]))
     with attempt("grad_missing"):
         model = ConvVAE(latent_dim=ld)
         out = model(inputs["x_v"].float())
@@ -599,45 +584,30 @@ def vae_shapes(case):
 def vae_parameters(case):
     for ld in VAE_LATENTS:
         expect_equal(case.exercise, case[f"params_{ld}"], _vae_parameters(ld),
-                     f"ConvVAE(latent_dim={ld}): an Encoder(latent_dim) and a Decoder(latent_dim), nothing more")
+                     f"ConvVAE(latent_dim={ld}), built from the grader's own Encoder and Decoder, must hold exactly "
+                     "their parameters: an Encoder(latent_dim) and a Decoder(latent_dim), nothing more")
     expect_equal(case.exercise, case["params_default"], _vae_parameters(2),
-                 "ConvVAE() must have latent_dim=2 by default (88,645 parameters)")
-
-
-def _state_shapes(latent_dim):
-    """The parameters of the course's Encoder and Decoder (vaecourse/reference), by name."""
-    encoder = {"conv.0.weight": (32, 1, 4, 4), "conv.0.bias": (32,), "conv.2.weight": (64, 32, 4, 4), "conv.2.bias": (64,),
-               "fc_mu.weight": (latent_dim, 3136), "fc_mu.bias": (latent_dim,),
-               "fc_logvar.weight": (latent_dim, 3136), "fc_logvar.bias": (latent_dim,)}
-    decoder = {"fc.weight": (3136, latent_dim), "fc.bias": (3136,), "deconv.0.weight": (64, 32, 4, 4),
-               "deconv.0.bias": (32,), "deconv.2.weight": (32, 1, 4, 4), "deconv.2.bias": (1,)}
-    return {"encoder_state": encoder, "decoder_state": decoder}
+                 "ConvVAE() must have latent_dim=2 by default: Encoder(2) and Decoder(2)")
 
 
 def _states(case):
-    """The weights of model.encoder and model.decoder as they came back, checked to be the course's modules."""
-    states = {}
-    for name, shapes in _state_shapes(case.inputs["ld"]).items():
+    """Grader-side stand-ins (encoder, decoder) in float64 holding the weights of model.encoder and model.decoder
+    as they came back, which must be the stand-ins' own."""
+    modules = []
+    for name, module in zip(("encoder_state", "decoder_state"), _stand_ins(case.inputs["ld"])):
         state = case[name]
         got = {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)} if isinstance(state, dict) else {}
-        if got != shapes:
+        if got != {k: tuple(v.shape) for k, v in module.state_dict().items()}:
             what = "Encoder(latent_dim)" if name == "encoder_state" else "Decoder(latent_dim)"
             fail(case.exercise, f"model.{name.split('_')[0]} to be {what}", f"a module with the parameters {sorted(got)[:6]}",
                  "set self.encoder = Encoder(latent_dim) and self.decoder = Decoder(latent_dim) in __init__")
-        states[name] = {k: v.double() for k, v in state.items()}
-    return states["encoder_state"], states["decoder_state"]
+        module.double().load_state_dict({k: v.double() for k, v in state.items()})
+        modules.append(module)
+    return modules
 
 
-def _encode(e, x):
-    h = F.relu(F.conv2d(x, e["conv.0.weight"], e["conv.0.bias"], stride=2, padding=1))  # (B, 32, 14, 14)
-    h = F.relu(F.conv2d(h, e["conv.2.weight"], e["conv.2.bias"], stride=2, padding=1)).flatten(1)  # (B, 3136)
-    return F.linear(h, e["fc_mu.weight"], e["fc_mu.bias"]), F.linear(h, e["fc_logvar.weight"], e["fc_logvar.bias"])
-
-
-def _decode(d, z):
-    h = F.linear(z, d["fc.weight"], d["fc.bias"]).view(-1, 64, 7, 7)
-    h = F.relu(F.conv_transpose2d(h, d["deconv.0.weight"], d["deconv.0.bias"], stride=2, padding=1))
-    return torch.sigmoid(F.conv_transpose2d(h, d["deconv.2.weight"], d["deconv.2.bias"], stride=2, padding=1))
+def _close(got, expected):
+    return got.shape == expected.shape and torch.allclose(got, expected, atol=1e-8, rtol=1e-6)
 
 
 def vae_values(case):
@@ -649,24 +619,26 @@ def vae_values(case):
         expect_dtype(case.exercise, t, torch.float64, f"a float64 model and x must give a float64 {name}")
     encoder, decoder = _states(case)
     with torch.no_grad():
-        mu_ref, logvar_ref = _encode(encoder, case.inputs["x_v"])
+        mu_ref, logvar_ref = encoder(case.inputs["x_v"])
         expect_close(case.exercise, mu, mu_ref, "mu and logvar must be what self.encoder(x) returns", atol=1e-8, rtol=1e-6)
         expect_close(case.exercise, logvar, logvar_ref, "mu and logvar must be what self.encoder(x) returns",
                      atol=1e-8, rtol=1e-6)
-        expected = _decode(decoder, mu_ref + torch.exp(0.5 * logvar_ref) * _eps(case.inputs["seed"] + 1, (b, ld)))
-        sample = "decode a sample z = reparameterize(mu, logvar), not mu itself"
-        x_hat2 = _triple(case, "out_v2")[0]
-        if x_hat.shape == expected.shape and (torch.allclose(x_hat, _decode(decoder, mu_ref), atol=1e-8) or torch.equal(x_hat, x_hat2)):
-            fail(case.exercise, "different reconstructions for different noise", "the same x_hat for every seed", sample)
-        expect_close(case.exercise, x_hat, expected, "with a fixed seed, x_hat must be decoder(mu + exp(0.5 * logvar) * "
-                     "randn_like(mu)): z = reparameterize(mu, logvar), x_hat = self.decoder(z)", atol=1e-8, rtol=1e-6)
+        called = decoder(stand_in_reparameterize(mu_ref, logvar_ref))  # z = reparameterize(mu, logvar)
+        drawn = decoder(mu_ref + torch.exp(0.5 * logvar_ref) * _eps(case.inputs["seed"] + 1, (b, ld)))  # z drawn here
+        if _close(x_hat, called) or _close(x_hat, drawn):
+            return
+        if _close(x_hat, decoder(mu_ref)):
+            fail(case.exercise, "x_hat = self.decoder(z) for z = reparameterize(mu, logvar)", "self.decoder(mu)",
+                 "decode a sample z = reparameterize(mu, logvar), not mu itself")
+        expect_close(case.exercise, x_hat, called, "x_hat must be self.decoder(z) for z = reparameterize(mu, logvar), "
+                     "with mu and logvar from self.encoder(x)", atol=1e-8, rtol=1e-6)
 
 
 def vae_gradient(case):
     missing = case["grad_missing"]
     if not isinstance(missing, list):
         raise PartFailed(f"{case.exercise}: no list of parameters came back")
-    if missing and all(str(name).startswith("encoder.fc_logvar.") for name in missing):
+    if missing and all(str(name).startswith("encoder.logvar_head.") for name in missing):
         fail(case.exercise, "a gradient from x_hat for logvar's layer", f"none for {missing[:4]}",
              "logvar must shape x_hat through the noise: decode a sample z = reparameterize(mu, logvar), not mu itself")
     if any(str(name).startswith("encoder.") for name in missing):
@@ -681,10 +653,11 @@ CONV_VAE = Verdict(
     "test_conv_vae", "Exercise 3.4 ConvVAE", vae_inputs, VAE_PROBE, (
         Part("model.encoder and model.decoder; (x_hat, mu, logvar) of the right shapes for two latent sizes and "
              "batches of 1 and 7", 1.0, vae_shapes),
-        Part("69,825 + 9,410 latent_dim parameters, latent_dim=2 by default", 0.5, vae_parameters),
-        Part("float64 kept; mu, logvar from the encoder and x_hat = decoder(mu + exp(0.5 * logvar) * eps) "
-             "with the grader's seed", 1.0, vae_values),
+        Part("the parameters of an Encoder(latent_dim) and a Decoder(latent_dim), nothing more; latent_dim=2 by default",
+             0.5, vae_parameters),
+        Part("float64 kept; mu, logvar from self.encoder(x) and x_hat = self.decoder(z) for z = reparameterize(mu, logvar)",
+             1.0, vae_values),
         Part("gradients from x_hat reach every parameter, the encoder's included", 0.5, vae_gradient),
-    ), helpers=COURSE_PARTS)
+    ), helpers=CONV_VAE_PARTS)
 
 VERDICTS = (SIZE, DECODER, REPARAMETERIZE, CONV_VAE)

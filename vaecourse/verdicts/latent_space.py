@@ -1,22 +1,19 @@
 """Grader-side verdicts of 06_latent_space (core.py says how a verdict is run)."""
-import inspect
-
 import numpy as np
 import torch
 
 from vaecourse.checking import expect_close, expect_equal, expect_shape, fail
-from vaecourse.reference import decoder as _decoder
-from vaecourse.reference import encoder as _encoder
 from vaecourse.verdicts.core import Part, Verdict
+from vaecourse.verdicts.stand_ins import VAE, StandInVAE
 
 # ---------------------------------------------------------------- 6.1 encode_dataset
 
 ENCODE_CASES = ("a", "b")
 
-# The course's ConvVAE, defined in the probe's scope (not the notebook's) so that a rebound name
-# cannot change the model the grader seeds; the grader builds the same model from the same seed.
-COURSE_MODEL = "import torch\nfrom torch import nn\n\n\n" + "\n\n".join(
-    inspect.getsource(obj) for obj in (_encoder.Encoder, _decoder.Decoder, _decoder.reparameterize, _decoder.ConvVAE))
+# encode_dataset is handed the grader's StandInVAE (vaecourse/verdicts/stand_ins.py: the ConvVAE's interface,
+# linear maps inside; not secret, and not the answer to any exercise), defined in the probe's scope (not the
+# notebook's) so that a rebound name cannot change the model the grader seeds; the grader builds the same
+# model from the same seed.
 
 
 def encode_dataset_inputs(rng):
@@ -35,7 +32,7 @@ ENCODE_PROBE = f"""
 _device = device if isinstance(globals().get("device"), torch.device) else torch.device("cpu")
 for c in {ENCODE_CASES!r}:
     torch.manual_seed(inputs[f"seed_{{c}}"])
-    model = ConvVAE(latent_dim=inputs[f"latent_dim_{{c}}"]).to(_device)
+    model = StandInVAE(latent_dim=inputs[f"latent_dim_{{c}}"]).to(_device)
     model.train()  # encode_dataset must switch to evaluation mode itself
     sizes = inputs[f"sizes_{{c}}"].tolist()
     batches = list(zip(inputs[f"x_{{c}}"].float().split(sizes), inputs[f"y_{{c}}"].split(sizes)))
@@ -49,11 +46,11 @@ for c in {ENCODE_CASES!r}:
 """
 
 
-def _course_encoder(case, c):
-    """The course's (mu, logvar) of the case's images, from a model seeded as the probe seeded it."""
+def _encoder_reference(case, c):
+    """The encoder's (mu, logvar) of the case's images, from a model seeded as the probe seeded it."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(case.inputs[f"seed_{c}"])
-        model = _decoder.ConvVAE(latent_dim=case.inputs[f"latent_dim_{c}"])
+        model = StandInVAE(latent_dim=case.inputs[f"latent_dim_{c}"])
     with torch.no_grad():
         mu, logvar = model.encoder(case.inputs[f"x_{c}"].float())
     return mu.double(), logvar.double()
@@ -79,10 +76,10 @@ def encode_shapes(case):
 
 def encode_values(case):
     for c in ENCODE_CASES:
-        mu_ref, logvar_ref = _course_encoder(case, c)
+        mu_ref, logvar_ref = _encoder_reference(case, c)
         got = case.tensor(f"mu_{c}").double()
         again = case.tensor(f"again_{c}").double()
-        tolerance = dict(atol=1e-3, rtol=1e-2)  # the model may run on a GPU (TF32 convolutions)
+        tolerance = {"atol": 1e-3, "rtol": 1e-2}  # the model may run on a GPU (TF32 matrix products)
         if got.shape == mu_ref.shape:
             if torch.allclose(got, mu_ref, **tolerance):
                 continue
@@ -121,7 +118,7 @@ ENCODE = Verdict(
         Part("the encoder's means (not samples, not log-variances) in loader order", 0.75, encode_values),
         Part("the labels of every batch in loader order", 0.25, encode_labels),
         Part("on the CPU, without a computation graph", 0.5, encode_cpu_no_graph),
-    ), helpers=COURSE_MODEL)
+    ), helpers=VAE)
 
 
 # ---------------------------------------------------------------- 6.2 latent_grid
