@@ -79,6 +79,15 @@ def test_read_outputs_decodes_tensors_numbers_and_sequences():
     assert outputs.values["b"].dtype == torch.bfloat16 and not outputs.problems
 
 
+def _nested(depth: int) -> dict:
+    record = {"kind": "sequence", "type": "list", "items": []}
+    inner = record
+    for _ in range(depth):
+        inner["items"].append({"kind": "sequence", "type": "list", "items": []})
+        inner = inner["items"][0]
+    return record
+
+
 @pytest.mark.parametrize("record, why", [
     ({"kind": "tensor", "dtype": "torch.float64", "shape": [1], "npy": _npy(np.array([object()]), allow_pickle=True)},
      "could not be read"),  # a pickled array is never loaded
@@ -87,6 +96,13 @@ def test_read_outputs_decodes_tensors_numbers_and_sequences():
     ({"kind": "tensor", "dtype": "torch.float64", "shape": [2], "npy": "not base64!"}, "could not be read"),
     ({"kind": "made-up"}, "could not be read"),
     ({"kind": "raised", "error": "ValueError: no"}, "raised ValueError: no"),
+    # an .npy header that claims a huge array: numpy would allocate it before reading (MemoryError ended the job)
+    ({"kind": "tensor", "dtype": "torch.float64", "shape": [100000, 100000],
+      "npy": _npy(np.zeros((2, 3))).replace(_npy(np.zeros((2, 3))), base64.b64encode(base64.b64decode(
+          _npy(np.zeros((2, 3)))).replace(b"(2, 3)", b"(100000, 100000)")).decode())}, "could not be read"),
+    (_nested(5000), "could not be read"),  # deeper than the recursion limit: RecursionError ended the job
+    ({"kind": "sequence", "type": "list", "items": [{"kind": "none"}] * 100_000}, "could not be read"),
+    ({"kind": "mapping", "items": "not a mapping"}, "could not be read"),
 ])
 def test_a_malformed_value_is_a_problem_of_that_value(record, why):
     outputs = read_outputs([_display({"name": "v", **record}), _display({"name": "ok", "kind": "none"})])
@@ -216,3 +232,4 @@ def test_the_probe_leaves_the_random_state_as_it_found_it():
     NotebookClient(nb, timeout=60, allow_errors=True).execute()
     after_probe, without_probe = (nb.cells[i].outputs[0]["text"] for i in (2, 3))
     assert after_probe == without_probe
+

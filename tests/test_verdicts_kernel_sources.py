@@ -8,7 +8,7 @@ cell (tests/harness.py solution_sources) that its student notebook does not show
 helpers, earlier notebooks' answers, do not count as shown), compared without
 spaces or comments (`torch.nn.` read as `nn.`); imports and lines of fewer than 16 characters
 (`return x_hat`) are too short to give anything away. Nor may it import vaecourse: the sandboxed kernel
-does not see the package. Probes that need an earlier exercise get vaecourse/verdicts/stand_ins.py.
+does not see the package. Probes that need an earlier exercise get vaecourse/verdicts/stand_ins.py. Every notebook's probes are held to it.
 
 CI budget: about 5 s (no kernel; one draw of each verdict's inputs).
 """
@@ -23,7 +23,7 @@ from vaecourse.masters import HELPERS_GRADE_ID, grade_id, master_paths
 from vaecourse.verdicts import verdicts_for
 from vaecourse.verdicts.core import probe_source
 
-NOTEBOOKS = ("01_mnist", "02_encoder", "03_decoder", "06_latent_space", "08_likelihoods_and_bounds")
+NOTEBOOKS = [path.stem for path in master_paths()]  # every notebook: what each probe sends
 MIN_CHARS = 16
 
 

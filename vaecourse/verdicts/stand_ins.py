@@ -1,11 +1,11 @@
 """What the grader hands to a student's code in place of the course's: models and a reparameterize.
 
 A probe that needs an earlier exercise (03's ConvVAE needs an Encoder, a Decoder and reparameterize;
-06's encode_dataset a VAE to encode with; 08's iwae_bound a VAE whose log p(x) is known) gets these
+05's loops a VAE to train and evaluate; 06's encode_dataset a VAE to encode with; 08's iwae_bound a VAE
+whose log p(x) is known) gets these
 stand-ins instead of the course's answers: they have the interface of the course's parts and none of
 their code (linear maps, no convolution; a reparameterize that does not sample), so nothing the kernel
-receives answers an exercise (tests/test_verdicts_kernel_sources.py holds the probes of 01, 02, 03, 06 and
-08 to that).
+receives answers an exercise (tests/test_verdicts_kernel_sources.py holds every probe to that).
 
 They are not secret: `kernel_source(...)` sends their source to the student's kernel as it is, and
 the grader imports the same objects from here for its own reference values, so both sides run the same
@@ -64,6 +64,68 @@ class StandInVAE(nn.Module):
     def forward(self, x):
         codes = self.encoder(x)  # (mu, logvar)
         return (self.decoder(stand_in_reparameterize(*codes)), *codes)
+
+
+# ---------------------------------------------------------------- 05: a VAE to train and evaluate
+
+class TrainingEncoder(nn.Module):
+    """The Encoder's interface: x (B, 1, 28, 28) -> (mu, logvar), each (B, latent_dim); one tanh layer."""
+
+    def __init__(self, latent_dim=3, hidden=16):
+        super().__init__()
+        self.hidden = nn.Linear(PIXELS, hidden)
+        self.to_mu = nn.Linear(hidden, latent_dim)
+        self.to_logvar = nn.Linear(hidden, latent_dim)
+
+    def forward(self, x):
+        h = torch.tanh(self.hidden(x.flatten(1)))  # (B, 1, 28, 28) -> (B, 784) -> (B, hidden)
+        return self.to_mu(h), self.to_logvar(h)
+
+
+class TrainingVAE(nn.Module):
+    """A VAE to train: model(x) -> (x_hat, mu, logvar) with z drawn by torch.randn_like at every call, as the
+    course's ConvVAE draws it, so that the loops' random draws are the grader's. Its noise scale is
+    softplus(logvar), not the course's: the loops are judged, not the model, and the grader replays this one."""
+
+    def __init__(self, latent_dim=3):
+        super().__init__()
+        self.encoder = TrainingEncoder(latent_dim)
+        self.decoder = StandInDecoder(latent_dim)
+
+    def forward(self, x):
+        codes = self.encoder(x)  # (mu, logvar)
+        noise = torch.randn_like(codes[0])  # one draw per call: the course's ConvVAE draws the same way
+        return (self.decoder(codes[0] + nn.functional.softplus(codes[1]) * noise), *codes)
+
+
+TRAINING_STATE = "state."  # 05's inputs that hold the model's weights are named state.<parameter name>
+
+
+def training_model(inputs: dict, mode: str) -> TrainingVAE:
+    """A fresh TrainingVAE with the grader's weights from `inputs`, on the CPU, in mode "train" or "eval"."""
+    model = TrainingVAE()
+    model.load_state_dict({k[len("state."):]: v.float() for k, v in inputs.items() if k.startswith("state.")})
+    model.train(mode == "train")
+    return model
+
+
+def training_batches(inputs: dict) -> list:
+    """The grader's images as a list of (x, y) batches of the sizes it chose."""
+    bounds = [0]
+    for size in inputs["sizes"].tolist():
+        bounds.append(bounds[-1] + size)
+    return [(inputs["x"][a:b].float(), torch.zeros(b - a)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def watch_forward_passes(model) -> list:
+    """A list that gets (gradients on?, train mode?) at each forward pass of model's encoder."""
+    seen = []
+    model.encoder.register_forward_pre_hook(lambda module, args: seen.append((torch.is_grad_enabled(), module.training)))
+    return seen
+
+
+def flat_weights(model) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
 # ---------------------------------------------------------------- 08: models for iwae_bound
@@ -147,5 +209,7 @@ def kernel_source(*objects) -> str:
 # A verdict's helpers, by what its probe needs
 CONV_VAE_PARTS = kernel_source(StandInEncoder, StandInDecoder, stand_in_reparameterize)
 VAE = kernel_source(StandInEncoder, StandInDecoder, stand_in_reparameterize, StandInVAE)
+TRAINING = kernel_source(StandInDecoder, TrainingEncoder, TrainingVAE, training_model, training_batches,
+                         watch_forward_passes, flat_weights)
 IWAE_MODELS = kernel_source(GraderLinearVAE, GraderLinearEncoder, GraderLinearDecoder, GraderFixedEncoder,
                             GraderGreyDecoder, GraderStub)

@@ -1,15 +1,15 @@
 """The grader-side verdicts of 05_training (vaecourse/verdicts/core.py says how a verdict runs).
 
 Both exercises are loops over a model, so the grader sends a model: the state of a seeded
-GraderVAE (vaecourse/verdicts/grader_vae.py: a small MLP VAE with the ConvVAE's interface, whose
-source the kernel gets as it is; not an exercise's answer, not secret) drawn here (bright outputs, codes far from the prior and a decoder that
-depends strongly on z, so that the loss depends strongly on the image, on beta and on the draw of
-z), uneven batches of grey images whose last batch is dark (so that a mean of the batch means is
+TrainingVAE (vaecourse/verdicts/stand_ins.py: a small MLP VAE with the ConvVAE's interface, whose
+source the kernel gets as it is; not an exercise's answer, not secret) drawn here (bright outputs,
+codes far from the prior and a decoder that depends strongly on z, so that the loss depends
+strongly on the image, on beta and on the draw of z), uneven batches of grey images whose last batch is dark (so that a mean of the batch means is
 far from the mean per image), and a seed for the sampled z.
 The probe runs the student's loop on a fresh copy of that model on the CPU with the seed set, and
 sends back what it returned, the weights it left, and the mode and grad setting seen at each
-forward pass. The judges replay the same loop here with the same GraderVAE and the course's vae_loss, the
-same draws of z and plain SGD (so that any scale error shows), and name the likely cause of a
+forward pass. The judges replay the same loop here with the same TrainingVAE and the course's
+vae_loss, the same draws of z and plain SGD (so that any scale error shows), and name the likely cause of a
 difference by replaying the usual mistakes too. A short extra run on the notebook's device, the
 batches on the CPU, checks that the loop moves each batch to the model.
 """
@@ -21,26 +21,26 @@ import torch
 from vaecourse.checking import fail
 from vaecourse.reference.elbo import kl_divergence, reconstruction_loss, vae_loss
 from vaecourse.verdicts.core import Part, PartFailed, Verdict, describe_meta
-from vaecourse.verdicts.grader_vae import KERNEL_SOURCE, STATE, GraderVAE, flat_weights
+from vaecourse.verdicts.stand_ins import TRAINING, TRAINING_STATE as STATE, TrainingVAE, flat_weights
 
 LR = 1e-4  # plain SGD in the probe and the replay: one step per batch moves the weights by lr * gradient
 
-HELPERS = KERNEL_SOURCE  # the grader's model and the helpers that build it, as vaecourse/verdicts/grader_vae.py has them
+HELPERS = TRAINING  # the grader's model and the helpers that build it, as vaecourse/verdicts/stand_ins.py has them
 
 
-def _distinct_model(rng) -> GraderVAE:
+def _distinct_model(rng) -> TrainingVAE:
     """A grader model with weights from rng whose losses depend strongly on the image, on beta and on z."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(rng.integers(2 ** 31)))
-        model = GraderVAE()
+        model = TrainingVAE()
     with torch.no_grad():
-        model.decoder.fc.bias.fill_(float(rng.uniform(1.8, 2.2)))  # bright outputs: a mean of 0.7 to 0.9
+        model.decoder.pixel_logits.bias.fill_(float(rng.uniform(1.8, 2.2)))  # bright outputs: a mean of 0.7 to 0.9
         model.encoder.to_mu.bias.fill_(float(rng.uniform(1.3, 1.7)))  # codes far from the prior: a large KL
         model.encoder.to_logvar.bias.fill_(float(rng.uniform(1.3, 1.7)))
         # The image must depend strongly on z: with the default scale, decoding z = mu came within EVAL_RTOL
         # of sampling z in about 1 draw in 200, and evaluating at z = mu kept its points.
         # Five times the weights from z: at least 5% apart on 200 draws (tests/test_verdicts_training.py).
-        model.decoder.fc.weight.mul_(5.0)
+        model.decoder.pixel_logits.weight.mul_(5.0)
     return model
 
 
@@ -71,8 +71,8 @@ def _replaying(seed: int):
         torch.set_num_threads(threads)
 
 
-def _replay_model(case) -> GraderVAE:
-    model = GraderVAE()
+def _replay_model(case) -> TrainingVAE:
+    model = TrainingVAE()
     model.load_state_dict({k[len(STATE):]: v for k, v in case.inputs.items() if k.startswith(STATE)})
     return model
 
@@ -147,20 +147,20 @@ TRAIN_PROBE = f"""
 with course_versions(device=torch.device("cpu")):  # the replay runs on the CPU: the same z as the grader's
     for beta in {TRAIN_BETAS!r}:
         b = int(beta)
-        model = grader_model(inputs, "eval")  # as evaluate() leaves it
-        seen = watch(model)
+        model = training_model(inputs, "eval")  # as evaluate() leaves it
+        seen = watch_forward_passes(model)
         with attempt(f"loss_{{b}}", f"weights_{{b}}", f"modes_{{b}}", f"training_{{b}}"):
             torch.manual_seed(inputs["seed"])
-            loss = train_one_epoch(model, grader_batches(inputs), torch.optim.SGD(model.parameters(), lr={LR!r}),
+            loss = train_one_epoch(model, training_batches(inputs), torch.optim.SGD(model.parameters(), lr={LR!r}),
                                    beta=beta)
             emit(f"loss_{{b}}", loss)
             emit(f"weights_{{b}}", flat_weights(model))
             emit(f"modes_{{b}}", torch.tensor(seen, dtype=torch.bool).reshape(-1, 2))
             emit(f"training_{{b}}", model.training)
-model = grader_model(inputs, "eval").to(device)  # where the notebook runs; the batches stay on the CPU
+model = training_model(inputs, "eval").to(device)  # where the notebook runs; the batches stay on the CPU
 with attempt("device_loss", "device_moved", "device_training"):
     before = flat_weights(model)
-    emit("device_loss", train_one_epoch(model, grader_batches(inputs), torch.optim.SGD(model.parameters(), lr={LR!r})))
+    emit("device_loss", train_one_epoch(model, training_batches(inputs), torch.optim.SGD(model.parameters(), lr={LR!r})))
     emit("device_moved", bool((flat_weights(model) != before).any()))
     emit("device_training", model.training)
 """
@@ -304,19 +304,19 @@ def evaluate_inputs(rng):
 
 EVALUATE_PROBE = f"""
 with course_versions(device=torch.device("cpu")):  # the replay runs on the CPU: the same z as the grader's
-    model = grader_model(inputs, "train")  # as train_one_epoch leaves it
-    seen = watch(model)
+    model = training_model(inputs, "train")  # as train_one_epoch leaves it
+    seen = watch_forward_passes(model)
     with attempt("loss_1", "loss_2", "weights", "modes", "training"):
         for beta in {EVAL_BETAS!r}:
             torch.manual_seed(inputs["seed"])
-            emit(f"loss_{{int(beta)}}", evaluate(model, grader_batches(inputs), beta=beta))
+            emit(f"loss_{{int(beta)}}", evaluate(model, training_batches(inputs), beta=beta))
         emit("weights", flat_weights(model))
         emit("modes", torch.tensor(seen, dtype=torch.bool).reshape(-1, 2))
         emit("training", model.training)
-model = grader_model(inputs, "train").to(device)  # where the notebook runs; the batches stay on the CPU
+model = training_model(inputs, "train").to(device)  # where the notebook runs; the batches stay on the CPU
 with attempt("device_loss", "device_kept"):
     before = flat_weights(model)
-    emit("device_loss", evaluate(model, grader_batches(inputs)))
+    emit("device_loss", evaluate(model, training_batches(inputs)))
     emit("device_kept", bool((flat_weights(model) == before).all()))
 """
 
