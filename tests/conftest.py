@@ -71,6 +71,7 @@ SLOWEST_FILES_FIRST = [  # seconds per file in the fresh-clone CI of 2026-12-01,
     "test_mistakes_ja.py",  # 229
     "test_grading_dask.py", "test_standalone.py",  # 224, 220
     "test_validate.py", "test_instructor_term.py",  # 176, 131
+    "test_sanitize.py",  # about 140 on this machine (not yet timed in CI)
     "test_mistakes_10.py", "test_build.py", "test_kernel_attacks.py",  # 117-83
     "test_mistakes_08.py", "test_mistakes_09.py", "test_mistakes_05.py", "test_collect_hostile.py",  # 77-57
     "test_mistakes_07.py", "test_mistakes_06.py", "test_exports.py", "test_mistakes_04.py",  # 54-51

@@ -147,18 +147,22 @@ c.Autograde.autograde_preprocessors = Autograde.class_traits()["autograde_prepro
 
 
 def autograde(name: str, submissions: dict[str, "nbformat.NotebookNode"], workdir: Path,
-              data_dir: Path, extra_config: str = "", lang: str = "en") -> tuple[dict[str, Graded], str]:
+              data_dir: Path, extra_config: str = "", lang: str = "en",
+              grading: bool = False) -> tuple[dict[str, Graded], str]:
     """Autograde one notebook for many students with real nbgrader.
 
     Returns (student -> Graded, nbgrader's log). A student missing from the result had
     a notebook nbgrader could not grade; callers assert on that. extra_config: lines added to
     the nbgrader_config.py (e.g. PLAIN_NBGRADER). lang: the edition released (as `grade release --lang`).
+    grading: the grading command's configuration (`configure(c, grading=True)`: output caps, sanitising,
+    the feedback page's preprocessors), so that `generate_feedback` can follow in `workdir`.
     """
     env = tool_env({"VAE_COURSE_DATA": str(data_dir)})
     masters = {name: bundle_master(load_master(name), name, {}, lang)}
     # VAE_COURSE_TEST_SANDBOX=1: the kernels run in the grading sandbox, as the grading command runs them
     write_course_source(workdir, masters,
-                        config_text(sandbox=bool(os.environ.get("VAE_COURSE_TEST_SANDBOX"))) + extra_config)
+                        config_text(grading=grading, sandbox=bool(os.environ.get("VAE_COURSE_TEST_SANDBOX")))
+                        + extra_config)
     result = run_nbgrader(["generate_assignment", name, "--force"], workdir, env, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     for student, nb in submissions.items():

@@ -109,19 +109,20 @@ def _grading(c, max_output_chars: int) -> None:
     from vaecourse.nbg.hidehiddentests import HideHiddenTests
     from vaecourse.nbg.hiderubrics import HideRubrics
     from vaecourse.nbg.hideverdictscore import HideVerdictScore
+    from vaecourse.nbg.sanitizeoutputs import SanitizeOutputs
     from vaecourse.nbg.showrubrics import ShowRubrics
     from vaecourse.nbg.stderrnotcounted import StderrNotCounted
     from vaecourse.nbg.verdictexecute import VerdictExecute
 
     c.Autograde.autograde_preprocessors = [
-        VerdictExecute, DropLinks, CapOutput, StderrNotCounted, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
-        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata, ShowRubrics,
+        VerdictExecute, DropLinks, CapOutput, SanitizeOutputs, StderrNotCounted, IgnorePattern, ClearMetadataPreprocessor,
+        LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata, ShowRubrics,
     ]
     c.CapOutput.max_chars = max_output_chars
     c.LimitOutput.max_lines = 200
     c.LimitOutput.max_traceback = 40
     c.GenerateFeedback.preprocessors = [GetGrades, HideVerdictScore, HideRubrics, FeedbackLabels, FoldHelpers, HideHiddenTests,
-                                         CSSHTMLHeaderPreprocessor]
+                                         SanitizeOutputs, CSSHTMLHeaderPreprocessor]
     c.GenerateFeedback.exporter_class = FeedbackPage
     # nbgrader's commands default to course_id "", a course the gradebook does not hold: sqlite
     # lets such assignments pass (it does not check foreign keys), PostgreSQL rejects them. Use

@@ -6,14 +6,24 @@ extends that template and replaces only the index, the total and those headings 
 `FeedbackLabels` put in the notebook ("Exercise 4.2 kl_divergence — 3 / 3", "to be graded",
 "2 points still to be graded by hand"); a cell without those labels shows nbgrader's own
 wording. The rest of the page (the cells, outputs and styles) is nbgrader's and nbconvert's.
+
+The page is rendered with nbconvert's `sanitize_html` on, its `clean_html` filter being the
+course's allow-list (`vaecourse.nbg.sanitizeoutputs.clean_html`; nbconvert's own would show
+every paragraph, heading and image of a markdown cell as escaped text): HTML and markdown
+outputs and markdown cells pass through it, and no JavaScript or widget output, nor widget
+state, is written as a script. An image's width and height are written only when they are
+numbers (nbconvert writes them into the tag unquoted: `width=1 onerror=...` would be a handler).
+That is defence in depth: `SanitizeOutputs` has already made the notebook inert.
 The template lives here, as a string, so that an installed package carries it (the package
 ships only Python files); `configure(c, grading=True)` sets
 `GenerateFeedback.exporter_class` to this class.
 """
 from jinja2 import DictLoader
 from nbconvert.exporters import HTMLExporter
+from nbconvert.filters import get_metadata
 from traitlets import default
 
+from vaecourse.nbg.sanitizeoutputs import clean_html
 from vaecourse.translation import localise, notebook_language
 
 TEMPLATE_NAME = "vaecourse_feedback.html.j2"
@@ -31,10 +41,10 @@ TEMPLATE = r"""{%- extends 'index.html.j2' -%}{# nbgrader's feedback/index.html.
 
 {% macro course_heading(cell) -%}
 {%- if cell.metadata.nbgrader.solution or cell.metadata.nbgrader.task -%}
-<a name="comment-{{ cell.metadata.nbgrader.grade_id }}"></a>
+<a name="comment-{{ cell.metadata.nbgrader.grade_id | escape }}"></a>
 {%- endif -%}
 {%- if cell.metadata.nbgrader.grade -%}
-<a name="{{ cell.metadata.nbgrader.grade_id }}"></a>
+<a name="{{ cell.metadata.nbgrader.grade_id | escape }}"></a>
 {%- endif -%}
 <div class="panel-heading">
 {%- if cell.metadata.nbgrader.grade -%}
@@ -44,7 +54,7 @@ TEMPLATE = r"""{%- extends 'index.html.j2' -%}{# nbgrader's feedback/index.html.
   <span class="nbgrader-label">{{ "Your answer" | localise(nb) }}</span>
   <span class="pull-right"><a href="#top">{{ "(Top)" | localise(nb) }}</a></span>
 {%- elif cell.metadata.nbgrader.task -%}
-  <span class="nbgrader-label">{{ "Task:" | localise(nb) }} <code>{{ cell.metadata.nbgrader.grade_id }}</code></span>
+  <span class="nbgrader-label">{{ "Task:" | localise(nb) }} <code>{{ cell.metadata.nbgrader.grade_id | escape }}</code></span>
 {%- endif -%}
 </div>
 {%- endmacro %}
@@ -70,10 +80,10 @@ TEMPLATE = r"""{%- extends 'index.html.j2' -%}{# nbgrader's feedback/index.html.
           <ol>
           {% for cell in nb.cells %}
             {% if cell.metadata.nbgrader and cell.metadata.nbgrader.grade %}
-            <li><a href="#{{ cell.metadata.nbgrader.grade_id }}">{{ course_label(cell, cell.metadata.nbgrader.grade_id) }}</a></li>
+            <li><a href="#{{ cell.metadata.nbgrader.grade_id | escape }}">{{ course_label(cell, cell.metadata.nbgrader.grade_id) }}</a></li>
             {% endif %}
             {% if cell.metadata.nbgrader and cell.metadata.nbgrader.comment %}
-            <li><a href="#comment-{{ cell.metadata.nbgrader.grade_id }}">{{ "Comment" | localise(nb) }}</a></li>
+            <li><a href="#comment-{{ cell.metadata.nbgrader.grade_id | escape }}">{{ "Comment" | localise(nb) }}</a></li>
             {% endif %}
           {% endfor %}
           {% if resources.nbgrader.late_penalty > 0 %}
@@ -120,7 +130,11 @@ TEMPLATE = r"""{%- extends 'index.html.j2' -%}{# nbgrader's feedback/index.html.
 <div class="cell border-box-sizing text_cell rendered">
   {{ self.empty_in_prompt() }}
   {%- call course_cell(cell, 'nbgrader' in cell.metadata and (cell.metadata.nbgrader.solution or cell.metadata.nbgrader.grade or cell.metadata.nbgrader.task), "text_cell_render border-box-sizing rendered_html") -%}
+    {%- if resources.should_sanitize_html -%}
+    {{ cell.source | markdown2html | strip_files_prefix | clean_html }}
+    {%- else -%}
     {{ cell.source | markdown2html | strip_files_prefix }}
+    {%- endif -%}
   {%- endcall -%}
 </div>
 {% endblock markdowncell %}
@@ -133,6 +147,14 @@ TEMPLATE = r"""{%- extends 'index.html.j2' -%}{# nbgrader's feedback/index.html.
 """
 
 
+def numeric_size(output, key, mimetype=None):
+    """nbconvert's get_metadata, with an image's width or height only if it is a number."""
+    value = get_metadata(output, key, mimetype)
+    if key in ("width", "height") and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        return None
+    return value
+
+
 class FeedbackPage(HTMLExporter):
     """HTMLExporter whose template is the course's feedback template (see module doc)."""
 
@@ -143,7 +165,12 @@ class FeedbackPage(HTMLExporter):
     @default("filters")
     def _course_filters(self):
         # The page's own words in the notebook's language: {{ "Your answer" | localise(nb) }}.
-        return {"localise": lambda text, nb: localise(text, notebook_language(nb))}
+        return {"localise": lambda text, nb: localise(text, notebook_language(nb)), "clean_html": clean_html,
+                "get_metadata": numeric_size}
+
+    @default("sanitize_html")
+    def _course_sanitize_html(self):
+        return True
 
     @default("template_file")
     def _course_template_file(self):

@@ -31,7 +31,8 @@ PACKAGE_MODULES = ("vaecourse/checking.py", "vaecourse/plots.py", "vaecourse/run
 # they pass to localise("...", lang) are messages (the build's links and helper titles, the
 # reference figures' captions, the feedback pages' words).
 MARKED_MODULES = ("vaecourse/bundling.py", "vaecourse/figures.py", "vaecourse/nbg/feedbacklabels.py",
-                  "vaecourse/nbg/verdictexecute.py", "vaecourse/nbg/feedbackpage.py")
+                  "vaecourse/nbg/verdictexecute.py", "vaecourse/nbg/feedbackpage.py",
+                  "vaecourse/nbg/sanitizeoutputs.py")
 HEADER_COMMENT = ("Translations of the VAE course. Generated messages, edited translations: "
                   "`make build` re-extracts the msgids from the masters and the package; "
                   "edit only the msgstr lines (glossary: locales/{lang}/glossary.md).")
