@@ -238,18 +238,25 @@ def course_package_paths(roots) -> list[str]:
 
     found = {os.path.realpath(Path(vaecourse.__file__).parent)}
     for root in roots:
-        for site_dir in [root, *(str(p) for p in Path(root).glob("lib*/python*/site-packages"))]:
-            if not os.path.isdir(site_dir):
+        site_dirs = [root, *(str(p) for p in Path(root).glob("lib*/python*/site-packages"))]
+        for folder in [*site_dirs, *(os.path.join(d, "__pycache__") for d in site_dirs), os.path.join(root, "bin")]:
+            if not os.path.isdir(folder):
                 continue
-            for entry in os.listdir(site_dir):
-                name = entry.lower()
-                if name == COURSE_PACKAGE or (name.startswith(COURSE_PACKAGE + "-") and
-                                              name.endswith((".dist-info", ".egg-info", ".egg-link"))) or (
-                        name.startswith("__editable__") and COURSE_PACKAGE in name):
-                    found.add(os.path.realpath(os.path.join(site_dir, entry)))
+            for entry in os.listdir(folder):
+                if _of_the_course_package(entry.lower(), in_bin=folder.endswith("bin")):
+                    found.add(os.path.realpath(os.path.join(folder, entry)))
     inside = [p for p in sorted(found)
               if any(p == r or p.startswith(r.rstrip("/") + "/") for r in map(os.path.realpath, roots))]
     return inside
+
+
+def _of_the_course_package(name: str, in_bin: bool) -> bool:
+    """The package, its metadata, the editable finder (and its .pyc) or a console script of it."""
+    if in_bin:
+        return name.startswith(COURSE_PACKAGE + "-")  # vaecourse-build and the like
+    return (name == COURSE_PACKAGE
+            or (name.startswith(COURSE_PACKAGE + "-") and name.endswith((".dist-info", ".egg-info", ".egg-link")))
+            or (name.startswith("__editable__") and COURSE_PACKAGE in name))
 
 
 def _hide_course_package(roots) -> list[str]:
