@@ -174,17 +174,24 @@ REWRITE = {
 # ---------------------------------------------------------------- 2. reading the grader's secrets
 
 LOOT = r'''
-import builtins as _builtins, gc as _gc, inspect as _inspect, sys as _sys, types as _types
+import builtins as _builtins, gc as _gc, inspect as _inspect, re as _re, sys as _sys, types as _types
 _LOOT = {}
-_MARKERS = ("def _course", "class _Course")  # the course versions of earlier exercises, as the grader names them
+# the course versions of earlier exercises, as the grader names them (and not this cell's own text)
+_COURSE_CODE = _re.compile("(def _course_?[a-z]|class _Course[A-Z])")
+
+
+_SCANNED = set()  # (label, id, length) of the texts already looked at: each is searched once
 
 
 def _keep(label, value, depth=0):
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     if isinstance(value, str):
-        if any(marker in value for marker in _MARKERS):
-            _LOOT.setdefault(label, []).append(value) if value not in _LOOT.get(label, []) else None
+        if (label, id(value), len(value)) in _SCANNED:
+            return
+        _SCANNED.add((label, id(value), len(value)))
+        if _COURSE_CODE.search(value) and "_LOOT" not in value and value not in _LOOT.get(label, []):
+            _LOOT.setdefault(label, []).append(value)
     elif isinstance(value, _types.CodeType) and depth < 4:
         for const in value.co_consts:
             _keep(label, const, depth + 1)
@@ -247,12 +254,21 @@ _sys.addaudithook(_audit)
 
 
 def _watcher(label):
+    walked = set()  # the code objects whose first call was looked around
+
     def watch(frame, event, arg):
-        if event == "call" and frame.f_code.co_filename.startswith("<") and "frozen" not in frame.f_code.co_filename:
+        code = frame.f_code
+        if event == "call" and code.co_filename.startswith("<") and "frozen" not in code.co_filename \
+                and code not in walked:
+            walked.add(code)
             while frame is not None:
                 for value in list(frame.f_locals.values()):
                     _keep(label, value)
                 frame = frame.f_back
+            if any(len(_COURSE_CODE.findall(text)) >= 2 for text in _LOOT.get(label, [])):
+                # the course versions of earlier exercises: stop watching (the notebook's training would run
+                # past the cell timeout under a trace function)
+                (_sys.settrace if label == "sys.settrace" else _sys.setprofile)(None)
         return None
     return watch
 
@@ -271,17 +287,30 @@ for _entry in list(_linecache.cache.values()):
                 _keep("linecache", _ast.literal_eval(_line.split("=", 1)[1].strip()))
             except Exception:
                 _keep("linecache", _line)
-        elif any(_marker in _line for _marker in _MARKERS):
+        elif _COURSE_CODE.search(_line):
             _keep("linecache", _line)
 '''
 
 
+LOOT_PRINT = r'''
+# loot: LABEL
+import re as _re_loot
+_blocks = []
+for _text in _LOOT.get("LABEL", []):
+    for _form in (_text, _text.encode("utf-8", "replace").decode("unicode_escape", "replace")):  # as kept, and unquoted
+        for _match in _re_loot.finditer(r"^(?:def _course|class _Course)\w*.*\n(?:[ \t]+.*\n|[ \t]*\n)*", _form + "\n",
+                                        _re_loot.M):
+            if _match.group(0) not in _blocks:
+                _blocks.append(_match.group(0))
+for _block in _blocks:
+    print(_block.rstrip())
+print("LABEL: kept", len(_LOOT.get("LABEL", [])), "texts,", len(_blocks), "course definitions")
+'''
+
+
 def loot_cell(label: str) -> str:
-    return (f"# loot: {label}\n"
-            f"for _text in _LOOT.get({label!r}, [])[:2]:\n"
-            "    _at = min(i for i in (_text.find(m) for m in _MARKERS) if i >= 0)\n"
-            "    print(_text[_at:_at + 4000])\n"
-            f"print({label!r}, 'kept', len(_LOOT.get({label!r}, [])), 'texts')\n")
+    """A cell at the end of the notebook that prints every course definition `label`'s way kept."""
+    return LOOT_PRINT.replace("LABEL", label)
 
 
 IN_CALL = ("sys._getframe", "inspect.stack", "gc.get_objects")
