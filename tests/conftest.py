@@ -52,7 +52,7 @@ def pytest_generate_tests(metafunc):
 SLOWEST_FILES_FIRST = [  # seconds per file in the fresh-clone CI of 2026-12-01, 11:06 (25:45 of pytest)
     "test_grading_end_to_end.py",  # 641
     "test_hostile_submissions.py",  # 270
-    "test_trust_attacks.py",  # not yet measured in CI: 436 s on a loaded 2-core machine
+    "test_trust_attacks.py",  # not yet measured in CI (502 s on a 2-core machine shared with other runs)
     "test_mistakes_ja.py",  # 229
     "test_grading_dask.py", "test_standalone.py",  # 224, 220
     "test_validate.py", "test_instructor_term.py",  # 176, 131

@@ -31,8 +31,6 @@ The classes of attack:
 import json
 from dataclasses import dataclass, field
 
-from kernel_attacks import WRONG
-
 from vaecourse.verdicts import verdicts_for
 from vaecourse.verdicts.core import MIME
 
