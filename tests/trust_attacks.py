@@ -356,7 +356,11 @@ LOOT_LABELS = {"secrets_in_call": IN_CALL, "secrets_by_hooks": BY_HOOKS}
 # ---------------------------------------------------------------- 3. the course package, from the sandbox
 
 SANDBOX_ATTACK = r'''
-"""Run in the sandbox by the kernel's python: what of the course package can it reach? Prints JSON."""
+"""Run in the sandbox by the kernel's python: what of the course package can it reach? Prints JSON.
+
+Only what has content counts: a module imported from a file, or a submodule; a file that reads as
+bytes; a folder with entries; metadata with a name. An empty folder, or a name that reads as nothing,
+which a sandbox may leave where it hid something, is not the package."""
 import importlib, importlib.metadata, importlib.util, json, os, pkgutil, site, sys
 
 found = {}
@@ -367,33 +371,51 @@ def note(how, what):
         found.setdefault(how, []).append(str(what)[:300])
 
 
-for name in ("vaecourse", "vaecourse.reference", "vaecourse.verdicts"):
+def content(path):
+    try:
+        if os.path.isdir(path):
+            return bool(os.listdir(path))
+        with open(path, "rb") as handle:
+            return bool(handle.read(1))
+    except OSError:
+        return False
+
+
+for name in ("vaecourse", "vaecourse.reference", "vaecourse.verdicts", "vaecourse.reference.elbo"):
     try:
         module = __import__(name, fromlist=["_"])
-        note("import", f"{name} from {getattr(module, '__file__', '?')}")
     except Exception:
-        pass
-for name in ("vae" + "course.reference.elbo", "vae" + "course.verdicts.core"):
+        continue
+    if getattr(module, "__file__", None) or "." in name:
+        note("import", f"{name} from {getattr(module, '__file__', None)}")
+for name in ("vae" + "course.reference.encoder", "vae" + "course.verdicts.core", "vae" + "course.sandbox"):
     try:
-        note("importlib.import_module", importlib.import_module(name).__file__)
+        note("importlib.import_module", f"{name} from {importlib.import_module(name).__file__}")
     except Exception:
         pass
 try:
-    if importlib.util.find_spec("vae" + "course") is not None:
-        note("importlib.util.find_spec", importlib.util.find_spec("vae" + "course").origin)
+    spec = importlib.util.find_spec("vae" + "course")
+    if spec is not None and spec.origin not in (None, "namespace"):
+        note("importlib.util.find_spec", spec.origin)
 except Exception:
     pass
 for module in pkgutil.iter_modules():
     if "vaecourse" in module.name:
-        note("pkgutil.iter_modules", f"{module.name} in {getattr(module.module_finder, 'path', '?')}")
+        try:
+            spec = module.module_finder.find_spec(module.name)
+        except Exception:
+            continue
+        if spec is not None and spec.origin and content(spec.origin):
+            note("pkgutil.iter_modules", f"{module.name}: {spec.origin}")
 roots = [p for p in {*sys.path, sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages()} if p]
 for root in roots:  # sys.path scanning
     try:
-        for name in os.listdir(root or "."):
-            if "vaecourse" in name:
-                note("sys.path scan", os.path.join(root, name))
+        names = os.listdir(root)
     except OSError:
-        pass
+        continue
+    for name in names:
+        if "vaecourse" in name and content(os.path.join(root, name)):
+            note("sys.path scan", os.path.join(root, name))
 for root in roots:  # every file under the interpreter's folders, read with open()
     for folder, folders, files in os.walk(root):
         folders[:] = [f for f in folders if f not in ("proc", "sys", "dev")]
@@ -406,12 +428,14 @@ for root in roots:  # every file under the interpreter's folders, read with open
                     text = handle.read(1_000_000).decode("utf-8", "replace")
             except OSError:
                 continue
-            note("os.walk + open", path)
+            if text:
+                note("os.walk + open", path)
             if "def kl_divergence" in text or "def reparameterize" in text or "Verdict(" in text:
                 note("course code read", path)
 try:
     distribution = importlib.metadata.distribution("vaecourse")
-    note("importlib.metadata", f"{distribution.metadata['Name']} {distribution.version}")
+    if distribution.metadata["Name"] is not None:
+        note("importlib.metadata", f"{distribution.metadata['Name']} {distribution.version}")
     for file in (distribution.files or [])[:2000]:
         try:
             text = file.read_text()
@@ -423,11 +447,6 @@ except Exception:
     pass
 print(json.dumps(found))
 '''
-
-SANDBOX_VARIANTS = ("import", "importlib.import_module", "importlib.util.find_spec", "pkgutil.iter_modules",
-                    "sys.path scan", "os.walk + open", "course code read", "importlib.metadata",
-                    "importlib.metadata files")
-
 
 # ---------------------------------------------------------------- 4. scripts in the instructor's browser
 
