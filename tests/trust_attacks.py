@@ -448,6 +448,7 @@ except Exception:
 print(json.dumps(found))
 '''
 
+
 # ---------------------------------------------------------------- 4. scripts in the instructor's browser
 
 SCRIPT_OUTPUTS = r'''
