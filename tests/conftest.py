@@ -68,6 +68,7 @@ SLOWEST_FILES_FIRST = [  # seconds per file in the fresh-clone CI of 2026-12-01,
     "test_grading_every_notebook.py",  # about 600 (new on 2026-12-07: 520 CPU seconds, two installs)
     "test_grading_end_to_end.py",  # 641
     "test_hostile_submissions.py",  # 270
+    "test_trust_attacks.py",  # not yet measured in CI (502 s on a 2-core machine shared with other runs)
     "test_mistakes_ja.py",  # 229
     "test_grading_dask.py", "test_standalone.py",  # 224, 220
     "test_validate.py", "test_instructor_term.py",  # 176, 131
