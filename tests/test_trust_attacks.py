@@ -93,7 +93,8 @@ def build(notebook: str, submission: Submission):
 
 def submissions() -> dict[tuple[str, str], "nbformat.NotebookNode"]:
     """(student, notebook) -> the notebook handed in."""
-    handed = {("perfect", NB): filled(NB), ("wrong", NB): filled(NB, WRONG)}
+    handed = {("perfect", NB): filled(NB), ("wrong", NB): filled(NB, WRONG),
+              ("blank", SECRETS_NB): load_student(SECRETS_NB)}  # what the verdicts show an honest blank 03
     handed.update({(student, NB): build(NB, submission) for student, submission in ALL.items()})
     handed.update({(student, notebook): build(notebook, submission)
                    for student, by_notebook in SECRETS.items() for notebook, submission in by_notebook.items()})
@@ -246,13 +247,19 @@ def output_text(output) -> str:
     return " ".join(" ".join(text.split()) for text in texts)
 
 
+# The honest submission whose page shows what the grader's own messages say of these exercises anyway (a
+# verdict's likely cause may name a line of the answer: that is feedback, not a leak through the kernel).
+HONEST = {NB: "wrong", SECRETS_NB: "blank"}
+
+
 def test_the_secrets_are_answer_lines_of_both_notebooks():
-    assert len(course_versions(NB)) == 2 and len(course_versions(SECRETS_NB)) == 2  # 4.1, 4.2; Decoder, reparameterize
+    """The lines the attacks must not get hold of are many, and hold every course version a probe still
+    swaps in (none since the probes send stand-ins: vaecourse/verdicts/stand_ins.py, standins.py)."""
     for notebook in (NB, SECRETS_NB):
         lines = answer_lines(notebook, load_student(notebook))
         assert len(lines) >= 8, lines
-        helpers = " ".join(_normal(line) for source in course_versions(notebook) for line in source.splitlines())
-        assert len([line for line in lines if line in helpers]) >= 2, notebook
+        helpers = {_normal(line) for source in course_versions(notebook) for line in source.splitlines()}
+        assert {line for line in helpers if len(line) >= 20} <= lines, notebook
 
 
 @pytest.mark.slow
@@ -271,7 +278,10 @@ def test_no_answer_line_reaches_the_page_or_the_autograded_notebook(graded, stud
             leaks[label] = found
     page = page_text(feedback_page(graded, student, notebook))
     assert page, notebook_row(graded, student, notebook)
-    on_page = sorted(line for line in secret if line in page)
+    honest_page = page_text(feedback_page(graded, HONEST[notebook], notebook))
+    leaks = {label: [line for line in lines if line not in honest_page] for label, lines in leaks.items()}
+    leaks = {label: lines for label, lines in leaks.items() if lines}
+    on_page = sorted(line for line in secret if line in page and line not in honest_page)
     print(f"\n{student} {notebook}: {len(on_page)} answer lines on the page; by way of: "
           f"{ {label: len(lines) for label, lines in leaks.items()} } (tried {LOOT_LABELS[student]})")
     assert not leaks and not on_page, f"answer lines shown: on the page {on_page}; in the autograded notebook {leaks}"

@@ -239,7 +239,8 @@ def course_package_paths(roots) -> list[str]:
     found = {os.path.realpath(Path(vaecourse.__file__).parent)}
     for root in roots:
         site_dirs = [root, *(str(p) for p in Path(root).glob("lib*/python*/site-packages"))]
-        for folder in [*site_dirs, *(os.path.join(d, "__pycache__") for d in site_dirs), os.path.join(root, "bin")]:
+        bins = [os.path.join(d, "bin") for d in site_dirs]  # <venv>/bin, or <target>/bin of pip install --target
+        for folder in [*site_dirs, *(os.path.join(d, "__pycache__") for d in site_dirs), *bins]:
             if not os.path.isdir(folder):
                 continue
             for entry in os.listdir(folder):
