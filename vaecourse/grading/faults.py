@@ -178,8 +178,8 @@ def timeout_fault(witness: dict, cell_timeout: int) -> Fault | None:
         if event["event"] == INTERRUPTED:
             interrupted.add(event["cell"])
         if event["event"] == EXECUTE_TIMEOUT and event.get("course"):
-            return Fault(f"the course's own {_where(event)} ran past the {timeout} s cell timeout after the "
-                         "notebook's code had run", event.get("course_so_far"))
+            return Fault(f"the course's own {_where(event)} ran past the {timeout} s cell timeout",
+                         event.get("course_so_far"))
         if event["event"] == IOPUB_TIMEOUT and event["cell"] not in interrupted:
             return Fault(f"the output of {_where(event)} did not arrive within {iopub} s of its reply",
                          event.get("course_so_far"))
