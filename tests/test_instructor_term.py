@@ -2,8 +2,8 @@
 
 One course folder (01_mnist and 04_elbo released, alice, bob and carol submit 01_mnist) is
 taken through `all`, a data folder that is missing (the preflight stops before grading), a
-regrade of one student, and a data folder the sandboxed kernels cannot read (the notebook is
-`could not grade`, never a score), then the manual-grading round: carol's written answer graded
+regrade of one student, and a data folder the sandboxed kernels cannot read (the grader's own
+check in the sandbox stops the run before grading), then the manual-grading round: carol's written answer graded
 by hand through formgrader's REST API, `feedback`, `export`, and a regrade of carol that keeps
 it. The LMS tests collect Canvas and Moodle downloads into a
 small course folder without grading; the help test reads the parser.
@@ -106,9 +106,11 @@ def term(tmp_path_factory, offline_data):
                                   *COMMON, env=env))
     out["csv_regrade"] = csv_path.read_text()
     broken = dict(env, VAE_COURSE_DATA=str(linked_data(tmp, offline_data)))
-    out["unreadable"] = ok(grade_cli(course, "autograde", "--student", "bob", "--assignment", NB, "--force",
-                                     *COMMON, env=broken))
-    out["csv_unreadable"] = csv_path.read_text()
+    before = (sha(gradebook), csv_path.read_text(), sorted((course / ".grading" / "status").rglob("*")))
+    out["unreadable"] = grade_cli(course, "autograde", "--student", "bob", "--assignment", NB, "--force",
+                                  *COMMON, env=broken)
+    out["unreadable_untouched"] = before == (sha(gradebook), csv_path.read_text(),
+                                             sorted((course / ".grading" / "status").rglob("*")))
     return out
 
 
@@ -136,13 +138,17 @@ def test_a_data_folder_naming_mnist_raw_itself_is_explained(term):
 
 
 @pytest.mark.slow
-def test_mnist_missing_in_the_kernel_is_could_not_grade_not_a_score(term):
-    bob = [r for r in rows(term["csv_unreadable"]) if r["student"] == "bob" and r["level"] == "notebook"]
-    assert bob[0]["status"] == "could not grade", bob
-    assert "MNISTUnavailable" in bob[0]["reason"] and "not the student's fault" in bob[0]["reason"], bob
-    assert f"bob / {NB}: could not grade: MNIST could not be loaded" in term["unreadable"].stdout
-    page = (term["course"] / "feedback" / "bob" / NB / f"{NB}.html").read_text()
-    assert "MNISTUnavailable" in page and "could not be graded" in page
+def test_mnist_the_sandboxed_kernels_cannot_read_stops_the_run_before_grading(term):
+    """The grading process follows the links; a kernel, shown only the data folder, cannot. The grader's
+    own load in the sandbox finds that before any notebook is graded (an MNISTUnavailable inside a
+    notebook is the notebook's own error: tests/test_machine_faults.py)."""
+    result = term["unreadable"]
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert result.stderr.count("error:") == 1 and "nothing was graded" in result.stderr, result.stderr
+    assert "a sandboxed kernel, which is shown only" in result.stderr, result.stderr
+    assert "links to files outside the folder" in result.stderr and "export VAE_COURSE_DATA=" in result.stderr
+    assert "graded" not in result.stdout.replace("nothing was graded", ""), result.stdout
+    assert term["unreadable_untouched"], "the gradebook, the CSV or a status record changed"
 
 
 # --- 2. the class CSV stays whole ----------------------------------------------------------------

@@ -7,10 +7,14 @@ A job grades one student's notebook. Its folder is a complete nbgrader course of
     gradebook.db                                    sqlite, the assignment's definitions only
 
 `run_job(job_dir, spec)` runs real nbgrader in a process forked from a server that has
-already imported it (`NbGraderAPI.autograde`, then `generate_feedback` with the hidden
-tests hidden), kills the process and its kernel at `spec.time_limit`, and runs the job a
-second time when a locked course cell (not the student's work) timed out: that only
-happens on an overloaded machine. It adds to the folder
+already imported it (nbgrader's autograde, witnessed: vaecourse/nbg/witness.py; then
+`generate_feedback` with the hidden tests hidden) and kills the process and its kernel at
+`spec.time_limit`. What a status may put down to the machine is established by the grader
+itself (vaecourse/grading/faults.py): its own load of the data folder on this machine before
+the first job, and, when a course cell ran past the cell timeout or a cell's output came late,
+the same course work run alone in a fresh kernel after the student's kernel is gone. Only when
+that is slow too is the job run a second time (and then, slow again, `could not grade`: grade
+it again); otherwise the notebook is graded as it ran, with a note for review. It adds to the folder
 
     autograded/<student>/<assignment>/   feedback/<student>/<assignment>/   gradebook.db (scores)
     result.json (nbgrader's answers)     output.txt (nbgrader's and the kernel's chatter)   log.txt
@@ -40,12 +44,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-
-from vaecourse.masters import grade_id, is_course_cell
-from vaecourse.nbg.config import TIMEOUT_ERRORS, configure
+from vaecourse.grading import faults
+from vaecourse.nbg.config import configure
 from vaecourse.nbg.layout import notebook_path
-
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class JobResult:
     reason: str = ""
     seconds: float = 0.0
     attempts: int = 1
+    notes: list[str] = field(default_factory=list)  # what happened that is not put down to the machine (review)
 
     @property
     def graded(self) -> bool:
@@ -88,12 +90,17 @@ def job_main(job_dir: str, spec: JobSpec, grader_pid: int | None = None) -> None
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 
+    from vaecourse.nbg.witness import Witness
+
     config = Config()
     configure(config, grading=True, cell_timeout=spec.cell_timeout, root=job_dir,
               db_url=f"sqlite:///{Path(job_dir) / 'gradebook.db'}", isolation=spec.isolation,
               data_dir=spec.env.get("VAE_COURSE_DATA"), verdict_seed=spec.verdict_seed)
+    witness = Witness()  # what this process sees nbclient do: the only evidence of a timeout
+    witness.install(config)
     api = NbGraderAPI(config=config)
-    result = {"autograde": api.autograde(spec.assignment, spec.student, force=True, create=True)}
+    result = {"autograde": witness.autograde(api, spec.assignment, spec.student)}
+    result["witness"] = witness.summary()
     if result["autograde"].get("success"):
         result["feedback"] = api.generate_feedback(spec.assignment, spec.student, force=True)
     Path(job_dir, "result.json").write_text(json.dumps(result, default=str))
@@ -173,6 +180,7 @@ def _context():
         _short_multiprocessing_tempdir()
         _CONTEXT = multiprocessing.get_context("forkserver")
         _CONTEXT.set_forkserver_preload(["nbgrader.apps", "vaecourse.grading.jobs", "vaecourse.nbg.sandboxedexecute",
+                                         "vaecourse.nbg.witness", "nbclient",
                                          "vaecourse.nbg.verdictexecute",
                                          "vaecourse.nbg.capoutput", "vaecourse.nbg.droplinks",
                                          "vaecourse.nbg.stderrnotcounted", "vaecourse.nbg.hidehiddentests",
@@ -230,59 +238,8 @@ def died_reason(exitcode: int | None) -> str:
 
 
 def failure_reason(result: dict) -> str:
-    auto = result.get("autograde", {})
-    text = (auto.get("error") or "") + "\n" + (auto.get("log") or "")
-    if "DeadKernelError" in text or "Kernel died" in text or "kernel died" in text:
-        return "the kernel died while running the notebook (os._exit, a crash, or out of memory)"
-    if "Timeout waiting for IOPub output" in text:
-        if "Interrupting kernel" in text:
-            return ("a cell ran past the cell timeout and did not stop when interrupted "
-                    "(an endless loop that catches KeyboardInterrupt?)")
-        return "a cell's output did not arrive in time (machine overloaded?): grade it again"
-    if "CellTimeoutError" in text:
-        return "a cell ran past the cell timeout and could not be interrupted"
-    lines = [line for line in (auto.get("error") or auto.get("log") or "").strip().splitlines() if line.strip()]
-    return "nbgrader failed: " + (lines[-1].strip() if lines else "no message")[:300]
-
-
-TIMED_OUT_LOG = "Timeout waiting for execute reply"  # nbclient's log line when a cell passes the timeout
-
-
-def course_cell_timeouts(job_dir: Path, student: str, assignment: str, log: str = "",
-                         cell_timeout: float | None = None) -> str:
-    """grade_id of a locked course cell (not the student's work) that timed out, else ''.
-
-    Such a cell (the course helpers, which import torch) only times out when the machine
-    is overloaded; the job is run again rather than the student losing every point. A
-    timeout is nbclient's interrupt: its log says TIMED_OUT_LOG and the cell ran for the
-    whole cell timeout (nbclient's recorded timing). A KeyboardInterrupt that a course cell
-    merely raised (student code can make the helpers raise one) is not a timeout.
-    """
-    path = notebook_path(job_dir, "autograded", assignment, student)
-    if TIMED_OUT_LOG not in log or not path.is_file():
-        return ""
-    for cell in nbformat.read(path, as_version=4).cells:
-        if is_course_cell(cell) and _interrupted(cell, cell_timeout):
-            return grade_id(cell) or "?"
-    return ""
-
-
-def _interrupted(cell, cell_timeout: float | None) -> bool:
-    """The cell ended in an interrupt error, after running about the cell timeout (when timing was recorded)."""
-    from datetime import datetime
-
-    if not any(o.get("output_type") == "error" and o.get("ename") in TIMEOUT_ERRORS for o in cell.get("outputs", [])):
-        return False
-    timing = cell.get("metadata", {}).get("execution", {})
-    start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
-    if not (cell_timeout and start and end):
-        return True
-    try:
-        took = (datetime.fromisoformat(end.replace("Z", "+00:00")) -
-                datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
-    except ValueError:
-        return True
-    return took >= 0.9 * cell_timeout
+    """Why nbgrader did not finish (vaecourse.grading.faults.failure_reason: from the witness, not the log)."""
+    return faults.failure_reason(result)
 
 
 def _reset(job_dir: Path, gradebook: bytes) -> None:
@@ -294,27 +251,69 @@ def _reset(job_dir: Path, gradebook: bytes) -> None:
     (job_dir / "gradebook.db").write_bytes(gradebook)
 
 
+def machine_check(job_dir: Path, spec: JobSpec, fault: faults.Fault) -> faults.MachineCheck:
+    """The course's cells up to the fault, alone in a fresh kernel in a process of their own
+    (vaecourse.grading.faults.machine_check_main), once the student's kernel is gone."""
+    folder = job_dir / "machine_check"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    source = notebook_path(job_dir, "source", spec.assignment)
+    timeout, iopub = faults.timeouts(spec.cell_timeout)
+    limit = 120 + 4 * (timeout + iopub)
+    process = _context().Process(target=faults.machine_check_main, args=(str(folder), str(source), fault.upto, spec))
+    process.start()
+    process.join(limit)
+    if process.is_alive():
+        _kill_tree(process.pid)
+        process.join(10)
+        check = faults.MachineCheck(failed=f"the course's cells alone, in a fresh kernel with no student code, "
+                                           f"did not finish within {limit} s")
+    else:
+        _kill_tree(process.pid)
+        check = faults.read_check(folder, f"the machine check stopped: {died_reason(process.exitcode)}")
+    shutil.rmtree(folder, ignore_errors=True)
+    return check
+
+
+def data_reason(spec: JobSpec) -> str:
+    """'' when the grader itself loads MNIST on this machine (once per folder: faults.data_check); else the reason."""
+    folder, where = faults.data_folder(spec.env)
+    problem = faults.data_check(folder, spec.isolation)
+    if not problem:
+        return ""
+    return (f"the grader itself could not load MNIST on the machine that graded it ({problem}; looked in {folder}, "
+            f"{where}): fix its data folder (README: For instructors) and grade again")
+
+
 def run_job(job_dir: Path, spec: JobSpec) -> JobResult:
-    """Grade the job folder (see the module doc); twice when a course cell timed out the first time."""
+    """Grade the job folder (see the module doc); twice when a timeout came with a slow machine check."""
     job_dir = Path(job_dir)
     started = time.monotonic()
     gradebook = (job_dir / "gradebook.db").read_bytes()
+    result, notes, attempt = None, [], 1
+    reason = data_reason(spec)
     for attempt in (1, 2):
+        if reason:
+            break
         result, reason = run_once(job_dir, spec)
         if result is not None and not result["autograde"].get("success"):
             reason = failure_reason(result)
-        elif result is not None:
-            slow = course_cell_timeouts(job_dir, spec.student, spec.assignment,
-                                        result["autograde"].get("log") or "", spec.cell_timeout)
-            if slow and attempt == 1:
-                _reset(job_dir, gradebook)  # the machine was busy: not the student's fault
+        fault = faults.timeout_fault(result.get("witness") or {}, spec.cell_timeout) \
+            if result is not None and not reason else None
+        if fault is not None:
+            check = machine_check(job_dir, spec, fault)
+            if check.slow(spec.cell_timeout) and attempt == 1:
+                _reset(job_dir, gradebook)  # established: the machine was slow; the student's work is graded again
                 continue
-            if slow:
-                reason = (f"the course's own cell {slow} ran past the cell timeout twice "
-                          "(machine overloaded?): grade it again")
+            if check.slow(spec.cell_timeout):
+                reason = faults.the_machine(fault, check, spec.cell_timeout)
+            else:
+                notes.append(faults.not_the_machine(fault, check, spec.cell_timeout))
         break
+    if result is not None and not reason:
+        notes += faults.mnist_notes(notebook_path(job_dir, "autograded", spec.assignment, spec.student))
     (job_dir / "log.txt").write_text(json.dumps(result, indent=1, default=str) if result else reason)
-    return JobResult(result, reason, round(time.monotonic() - started, 2), attempt)
+    return JobResult(result, reason, round(time.monotonic() - started, 2), attempt, notes)
 
 
 # ---------------------------------------------------------------- executors

@@ -26,6 +26,8 @@ class Outcome:
     repairs: list[str] = field(default_factory=list)
     test_notes: dict[str, str] = field(default_factory=dict)  # grade_id -> "could not grade: ..."
     manual_notes: dict[str, str] = field(default_factory=dict)  # grade_id -> why its hand grade was cleared
+    notes: list[str] = field(default_factory=list)  # what happened while grading that the grader did not put
+    # down to the machine (vaecourse.grading.faults): graded as it ran, flagged for review
     submission_sha256: str = ""  # the bytes that were graded: a later run keeps this record while they are unchanged
     kept: bool = field(default=False, compare=False)  # kept from an earlier run in this one (not written)
 

@@ -37,6 +37,7 @@ class Row:
     max_score: float
     status: str
     reason: str
+    repairs: str = ""  # the part of a graded notebook's reason that says what repair restored (not a column)
 
     def values(self) -> list[str]:
         return [self.student, self.notebook, self.level, self.item, self.kind, fmt(self.score),
@@ -115,14 +116,15 @@ def row_of_test(student: str, notebook: str, cell, grade, outcome: Outcome | Non
 
 def notebook_row(student: str, notebook: str, test_rows: list[Row], outcome: Outcome | None) -> Row:
     status = outcome.status if outcome else NOT_RUN
+    repairs = "; ".join(outcome.repairs) if outcome and outcome.status != NOT_GRADED else ""
     reason = outcome.reason if outcome and outcome.status == NOT_GRADED else \
-        "; ".join(outcome.repairs) if outcome else ""
+        "; ".join([*outcome.notes, *outcome.repairs]) if outcome else ""
     if status == GRADED and any(r.status == NEEDS_MANUAL for r in test_rows):
         status = NEEDS_MANUAL
     if status == GRADED and any(r.status == NOT_GRADED for r in test_rows):
         status = "partly graded"
     return Row(student, notebook, "notebook", "(notebook)", "", sum(r.score or 0 for r in test_rows),
-               sum(r.max_score for r in test_rows), status, reason)
+               sum(r.max_score for r in test_rows), status, reason, repairs)
 
 
 def write_csv(rows: list[Row], path: Path) -> None:
@@ -158,14 +160,15 @@ def summary_table(rows: list[Row]) -> str:
 
 
 def problems(rows: list[Row]) -> list[str]:
-    """One line per notebook or test that could not be graded, and per repaired notebook."""
+    """One line per notebook or test that could not be graded, and per repaired notebook (a graded
+    notebook's other notes are review flags: vaecourse.grading.review)."""
     out = []
     failed = {(r.student, r.notebook) for r in rows if r.level == "notebook" and r.status == NOT_GRADED}
     for r in rows:
         if r.level == "notebook" and r.status == NOT_GRADED:
             out.append(f"{r.student} / {r.notebook}: could not grade: {r.reason}")
-        elif r.level == "notebook" and r.reason:
-            out.append(f"{r.student} / {r.notebook}: repaired: {r.reason}")
+        elif r.level == "notebook" and r.repairs:
+            out.append(f"{r.student} / {r.notebook}: repaired: {r.repairs}")
         elif r.level == "test" and r.status == NOT_GRADED and (r.student, r.notebook) not in failed:
             out.append(f"{r.student} / {r.notebook} / {r.item}: could not grade: {r.reason}")
     return out

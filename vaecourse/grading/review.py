@@ -1,4 +1,6 @@
-"""Review flags: submissions whose code touches grading's internals, for the instructor to look at.
+"""Review flags: submissions whose code touches grading's internals, or whose grading saw a timeout or an
+error the grader did not put down to the machine (the status record's notes, vaecourse.grading.faults), for
+the instructor to look at.
 
 A static scan (Python's `ast`) of every code cell a student wrote: answer cells and cells
 they added, that is every code cell whose source is not a cell of the release. It names
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import nbformat
 
+from vaecourse.grading.outcome import GRADED, read_status
 from vaecourse.masters import grade_id
 from vaecourse.nbg.layout import notebook_path
 
@@ -151,7 +154,9 @@ def review_lines(course: Path, rows) -> list[str]:
         if r.notebook not in releases:
             path = notebook_path(course, "release", r.notebook)
             releases[r.notebook] = nbformat.read(path, as_version=4) if path.is_file() else nbformat.v4.new_notebook()
-        flags = scan_submission(notebook_path(course, "submitted", r.notebook, r.student), releases[r.notebook])
+        outcome = read_status(course, r.student, r.notebook)
+        flags = list(outcome.notes) if outcome is not None and outcome.status == GRADED else []
+        flags += scan_submission(notebook_path(course, "submitted", r.notebook, r.student), releases[r.notebook])
         if flags:
             lines.append(f"review: {r.student} {r.notebook}: {'; '.join(flags)}")
     return lines

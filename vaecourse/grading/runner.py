@@ -7,9 +7,11 @@
    only the assignment's definitions (`merge.write_template`). Jobs share nothing, so
    `--jobs N` gives exactly the results of a serial run, and no two processes write one
    sqlite file.
-3. The jobs run through the executor `grade_class` is handed (`LocalExecutor(jobs)` unless
-   told otherwise); each is `vaecourse.grading.jobs.run_job`: real nbgrader, a time limit,
-   its kernel killed with it.
+3. Before the first job the grader loads the MNIST folder itself, as the kernels will see it
+   (vaecourse.grading.faults.data_check): if that fails nothing is graded (CourseError). The jobs
+   run through the executor `grade_class` is handed (`LocalExecutor(jobs)` unless told
+   otherwise); each is `vaecourse.grading.jobs.run_job`: real nbgrader, a time limit, its kernel
+   killed with it, and only the faults the grader established put down to the machine.
 4. The main process writes every job's scores into the instructor's gradebook (sqlite or
    any SQLAlchemy URL nbgrader accepts), in a fixed order, copies the autograded
    notebooks and the feedback pages into the course folder, where formgrader finds them,
@@ -27,13 +29,13 @@ import nbformat
 
 from vaecourse.grading.classroom import WORK, CourseError, released, students_to_grade
 from vaecourse.grading.evidence import sha256, verify_submission
+from vaecourse.grading.faults import data_check, data_folder
 from vaecourse.grading.jobs import JobResult, JobSpec, LocalExecutor
 from vaecourse.grading.merge import merge, unchanged_answers, write_template
 from vaecourse.grading.outcome import (GRADED, NOT_GRADED, Outcome, read_status, write_not_graded_page,
                                        write_status)
 from vaecourse.grading.repair import CannotGrade, repair
 from vaecourse.grading.verify import tampered
-from vaecourse.masters import ROOT
 from vaecourse.nbg.config import CELL_TIMEOUT_S
 from vaecourse.nbg.layout import notebook_path
 from vaecourse.nbg.run import tool_env
@@ -68,10 +70,12 @@ def grade_class(course: Path, course_db: str, assignments: list[str] | None = No
     outcomes, job_dirs = prepare_jobs(course, work, assignments, students, force)
     env = tool_env(env_extra)
     env.pop("NBGRADER_EXECUTION", None)
-    folder, _ = data_folder(env)
+    folder, where = data_folder(env)
     if not env.get("VAE_COURSE_DATA") and folder.is_dir():
         env["VAE_COURSE_DATA"] = str(folder)  # the course's default (vaecourse.runtime), made explicit:
         # a sandboxed kernel sees only the data folder it is shown
+    if job_dirs and (executor is None or folder.is_dir()):  # elsewhere (Dask) each worker checks its own
+        check_data_or_refuse(folder, where, isolation)
     (work / "isolation.txt").write_text(isolation.describe() + "\n")
     secret = verdict_secret(course)
     items = [(key, job_dir, JobSpec(*key, cell_timeout, time_limit, env, isolation,
@@ -87,6 +91,15 @@ def grade_class(course: Path, course_db: str, assignments: list[str] | None = No
     timings = run_jobs(items, outcomes, executor or LocalExecutor(jobs), students, progress, finished)
     (work / "timings.json").write_text(json.dumps(timings, indent=1, sort_keys=True))
     return [outcomes[key] for key in sorted(outcomes)]
+
+
+def check_data_or_refuse(folder: Path, where: str, isolation) -> None:
+    """The grader's own load of the MNIST folder, before anything is graded (vaecourse.grading.faults.data_check):
+    CourseError, and nothing graded, when the course's loader cannot read it as the kernels will see it."""
+    if problem := data_check(folder, isolation):
+        raise CourseError(f"cannot grade; nothing was graded and the gradebook is untouched:\n- MNIST, which every "
+                          f"grading job needs, does not load with the course's loader: {problem} (looked in {folder}; "
+                          f"{where}).\n  {DATA_HELP}")
 
 
 def sandbox_or_refuse():
@@ -112,15 +125,6 @@ DATA_HELP = ("Every notebook reads MNIST/raw/{train,t10k}-{images-idx3,labels-id
              "  Fix: export VAE_COURSE_DATA=/path/holding/MNIST/raw (the folder above MNIST/), or write the "
              "offline set (5,000 real digits) with `make offline-data` (python -m vaecourse.offline_mnist DIR) "
              "and export VAE_COURSE_DATA=DIR; then run the command again.")
-
-
-def data_folder(env: dict | None = None) -> tuple[Path, str]:
-    """The MNIST folder every job is given, and where that came from: $VAE_COURSE_DATA, else data/
-    beside the course package (vaecourse.runtime's default, made explicit for the sandboxed kernels)."""
-    env = os.environ if env is None else env
-    if env.get("VAE_COURSE_DATA"):
-        return Path(env["VAE_COURSE_DATA"]).expanduser(), f"VAE_COURSE_DATA={env['VAE_COURSE_DATA']}"
-    return ROOT / "data", "VAE_COURSE_DATA is not set: data/ beside the course package"
 
 
 def data_problem(folder: Path, where: str) -> str:
@@ -276,6 +280,7 @@ def run_jobs(items: list, outcomes: dict[Key, Outcome], executor, students: list
         student, assignment = key
         if not job.graded:
             outcomes[key].status, outcomes[key].reason = NOT_GRADED, job.reason
+        outcomes[key].notes = list(getattr(job, "notes", []))
         timings[f"{student}/{assignment}"] = job.seconds
         finished(key)
         remaining[student] -= 1
@@ -306,8 +311,6 @@ def publish(course: Path, course_db: str, outcome: Outcome, job_dir: Path | None
     elif outcome.status == GRADED and too_big:
         outcome.status = NOT_GRADED
         outcome.reason = f"{', '.join(too_big)} over {RETURNED_LIMIT // 2**20} MB after grading: not taken back"
-    elif outcome.status == GRADED and (why := environment_failure(made.get("autograded"))):
-        outcome.status, outcome.reason = NOT_GRADED, why
     changed = tampered(course_db, job_dir / "gradebook.db", assignment) if job_dir and outcome.status == GRADED else ""
     if changed:
         outcome.status, outcome.reason = NOT_GRADED, f"tampered ({changed})"
@@ -323,26 +326,6 @@ def publish(course: Path, course_db: str, outcome: Outcome, job_dir: Path | None
         elif kind == "feedback":
             write_not_graded_page(course, outcome)
     write_status(course, outcome)
-
-
-# Errors only the grading machine causes: a notebook that shows one was not graded on the student's work.
-ENVIRONMENT_ERRORS = {
-    "MNISTUnavailable": "MNIST could not be loaded on the grading machine, not the student's fault",
-}
-
-
-def environment_failure(notebook: Path | None) -> str:
-    """Why an autograded notebook's score is not the student's ('' if it is): an error output of
-    ENVIRONMENT_ERRORS in any cell (the score would count the tests that happen not to need the data)."""
-    if notebook is None or not notebook.is_file() or notebook.is_symlink():
-        return ""
-    for cell in nbformat.read(notebook, as_version=4).cells:
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error" and output.get("ename") in ENVIRONMENT_ERRORS:
-                first = (str(output.get("evalue", "")).strip().splitlines() or [""])[0][:200]
-                return (f"{ENVIRONMENT_ERRORS[output['ename']]} ({output['ename']}: {first}); fix the data folder "
-                        "(VAE_COURSE_DATA, README: For instructors) and grade again")
-    return ""
 
 
 class _NoBar:
