@@ -169,7 +169,7 @@ def encode_inputs(inputs: dict) -> dict:
 
 
 # The kernel side is vaecourse/verdicts/kernel_probe.py, sent as source (the kernel cannot import it).
-_KERNEL_RUNNER = inspect.getsource(kernel_probe.__vaecourse_verdict__)
+_KERNEL_RUNNER = "\n\n".join(inspect.getsource(getattr(kernel_probe, name)) for name in kernel_probe.KERNEL_FUNCTIONS)
 
 
 def probe_source(verdict: Verdict, inputs: dict) -> str:
@@ -178,7 +178,7 @@ def probe_source(verdict: Verdict, inputs: dict) -> str:
                 "NUMPY_DTYPES": sorted(_NUMPY_DTYPES), "INPUTS": json.dumps(encode_inputs(inputs)),
                 "HELPERS": verdict.helpers, "PROBE": verdict.probe}
     return (f"{_KERNEL_RUNNER}\n\n__vaecourse_verdict__(globals(), {settings!r})\n"
-            "del __vaecourse_verdict__\n")
+            f"del {', '.join(kernel_probe.KERNEL_FUNCTIONS)}\n")
 
 
 # ---------------------------------------------------------------- kernel -> grader
