@@ -13,7 +13,7 @@ so what the probe sends is values, never the code of an answer. Here, in this pr
   device of the arguments, and carries the course's gradients (torch.autograd.Function);
 - a mistake in the earlier exercise still costs only that exercise, for a later one that calls it.
 
-CI budget: about 15 s (no kernel; the probes run here).
+CI budget: about 5 s (no kernel; the probes run here).
 """
 import functools
 import importlib

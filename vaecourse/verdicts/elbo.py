@@ -4,7 +4,7 @@ Inputs are drawn per grading run; the reference values are computed here from th
 the notebook. vae_loss (4.4) is judged with stand-ins for the course's reconstruction_loss and
 kl_divergence in place of the student's (vaecourse/verdicts/standins.py: the grader's values and
 partial derivatives for the probe's inputs, never the formulas), so a mistake in 4.1 or 4.2 costs
-that exercise only. kl_monte_carlo (4.3) must be an estimate: its spread over images with the same
+that exercise only. kl_monte_carlo (4.3) must be an estimate: its spread over calls on the same
 mu and logvar shrinks like 1/sqrt(num_samples), so the closed form (4.2) or a fixed number of samples
 is told from it.
 """
@@ -175,11 +175,11 @@ KL = Verdict(
 
 MC_SHAPES = ((1, 3), (5, 2))
 MC_SAMPLES = 40_000
-# The spread: SPREAD_ROWS images with the same mu and logvar, estimated with few and with many samples. An
-# estimate varies from image to image with standard deviation sd / sqrt(num_samples); the closed form does not
-# vary, noise added to it does not shrink with num_samples, nor does an estimate from a fixed number of samples.
+# The spread: one image's KL estimated SPREAD_ROWS times, with few and with many samples. An estimate varies from
+# call to call with standard deviation sd / sqrt(num_samples) (sd: of one term log q(z|x) - log p(z)); the closed
+# form does not vary, noise added to it does not shrink with num_samples, nor does a fixed number of samples.
 SPREAD_ROWS, SPREAD_SAMPLES = 400, (("few", 2), ("many", 200))
-SPREAD_RATIO = (0.7, 1.4)  # measured / expected standard deviation: 1, give or take 0.05 at worst over 400 images
+SPREAD_RATIO = (0.7, 1.4)  # measured / expected standard deviation: 1, give or take 0.05 at worst over 400 calls
 
 
 def mc_inputs(rng):
@@ -207,13 +207,16 @@ with attempt("kl_equal"):
 with attempt("kl_one_sample"):
     emit("kl_one_sample", kl_monte_carlo(torch.ones(2, 3), torch.zeros(2, 3), 1))
 for c, num_samples in {SPREAD_SAMPLES!r}:
-    mu = inputs["mu_spread"].repeat({SPREAD_ROWS}, 1).requires_grad_()
-    logvar = inputs["logvar_spread"].repeat({SPREAD_ROWS}, 1).requires_grad_()
     with attempt(f"spread_{{c}}", f"spread_grad_{{c}}"):
-        kl = kl_monte_carlo(mu, logvar, num_samples)
-        emit(f"spread_{{c}}", kl)
-        kl.sum().backward()
-        emit(f"spread_grad_{{c}}", mu.grad)
+        estimates, grads = [], []
+        for _ in range({SPREAD_ROWS}):  # one image, estimated again and again: each call draws anew
+            mu, logvar = (inputs[f"{{k}}_spread"].clone().requires_grad_() for k in ("mu", "logvar"))
+            kl = kl_monte_carlo(mu, logvar, num_samples)
+            estimates.append(kl.detach().reshape(-1))
+            kl.sum().backward()
+            grads.append(mu.grad)
+        emit(f"spread_{{c}}", torch.cat(estimates))
+        emit(f"spread_grad_{{c}}", None if any(g is None for g in grads) else torch.cat(grads))
 """
 
 
@@ -246,29 +249,28 @@ def mc_values(case):
         fail(case.exercise, "0 for every sample when q = p", zero.tolist(), "log q(z|x) - log p(z) is 0 when q = p")
     mu, var = case.inputs["mu_spread"][0], case.inputs["logvar_spread"][0].exp()
     _mc_spread(case, "spread", (mu ** 2 * var + (var - 1) ** 2 / 2).sum().sqrt().reshape(1), (SPREAD_ROWS,),
-               "the same estimate for every image: it does not depend on the noise. Estimate the KL, do not compute "
-               "its closed form (Exercise 4.2): average log q(z|x) - log p(z) over num_samples samples "
-               "z = mu + sigma * eps, drawn anew for each image")
+               "the same estimate every time: it does not depend on the noise. Estimate the KL, do not compute its "
+               "closed form (Exercise 4.2): average log q(z|x) - log p(z) over num_samples samples "
+               "z = mu + sigma * eps, drawn anew at each call")
 
 
 def _mc_spread(case, name, sd, shape, constant):
-    """The standard deviation over SPREAD_ROWS images with the same mu and logvar, sd / sqrt(num_samples) for
-    each num_samples of SPREAD_SAMPLES (sd: one term's, per column of the value)."""
+    """The standard deviation over SPREAD_ROWS calls on one image: sd / sqrt(num_samples) for each num_samples
+    of SPREAD_SAMPLES (sd: one term's, per column of the value)."""
     got, expected = {}, {}
     for c, num_samples in SPREAD_SAMPLES:
-        value = case.tensor(f"{name}_{c}").double()
-        expect_shape(case.exercise, value, shape, f"{SPREAD_ROWS} images with the same mu and logvar: one value per "
-                     "image")
+        value = case.tensor(f"{name}_{c}", "the gradient must reach mu").double()
+        expect_shape(case.exercise, value, shape, f"one image estimated {SPREAD_ROWS} times: one value per call")
         got[c], expected[c] = value.std(dim=0), sd / math.sqrt(num_samples)
     if all((got[c] <= 1e-9 * expected[c]).all() for c in got):
-        fail(case.exercise, f"values that differ from image to image ({SPREAD_ROWS} images with the same mu and "
-             "logvar)", "the same value for every image", constant)
+        fail(case.exercise, f"values that differ from call to call (one image estimated {SPREAD_ROWS} times)",
+             "the same value every time", constant)
     low, high = SPREAD_RATIO
     if all(((got[c] >= low * expected[c]) & (got[c] <= high * expected[c])).all() for c in got):
         return
     (few, small), (many, large) = SPREAD_SAMPLES
     shown = f"standard deviations {_rounded(expected[few])} for num_samples = {small} and {_rounded(expected[many])} " \
-            f"for num_samples = {large}, over {SPREAD_ROWS} images with the same mu and logvar"
+            f"for num_samples = {large}, over {SPREAD_ROWS} estimates of one image"
     if ((got[few] / got[many].clamp(min=1e-300)) < math.sqrt(math.sqrt(large / small))).any():
         fail(case.exercise, shown, f"{_rounded(got[few])} and {_rounded(got[many])}", "the spread does not shrink like "
              "1 / sqrt(num_samples): draw num_samples samples per image (z of shape (num_samples, B, latent_dim)), "
@@ -296,9 +298,9 @@ def mc_gradient(case):
             fail(case.exercise, f"d estimate / d mu close to mu = {[[round(v, 3) for v in r] for r in mu.tolist()]}",
                  [[round(v, 3) for v in r] for r in grad.tolist()], cause)
     _mc_spread(case, "spread_grad", case.inputs["logvar_spread"][0].exp().sqrt(), (SPREAD_ROWS, 2),
-               "the same gradient for every image: it does not flow through the samples. The gradient of an estimate "
+               "the same gradient every time: it does not flow through the samples. The gradient of an estimate "
                "from num_samples samples z = mu + sigma * eps is itself an estimate, the mean of the samples z, and "
-               "varies from image to image; d KL / d mu = mu exactly is the closed form's (Exercise 4.2)")
+               "varies from call to call; d KL / d mu = mu exactly is the closed form's (Exercise 4.2)")
 
 
 MONTE_CARLO = Verdict(

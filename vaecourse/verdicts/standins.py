@@ -58,7 +58,8 @@ def foresee(name: str, function, calls, differentiable=()) -> dict:
 
 
 def _partials(key: str, out: torch.Tensor, arg: torch.Tensor) -> dict:
-    """d out / d arg as a sparse Jacobian: rows (output elements), cols (argument elements), vals."""
+    """d out / d arg as a sparse Jacobian: rows (output elements), cols (argument elements), vals (one backward
+    pass per output element: the outputs stood in for are small, a loss per image or a batch of codes)."""
     flat = out.reshape(-1)
     jacobian = torch.zeros(flat.numel(), arg.numel(), dtype=torch.float64)
     for n in range(flat.numel()):
@@ -113,8 +114,7 @@ def _standin_call(inputs, key, count):
     while f"{key}out{j}" in inputs:
         outs.append(inputs[f"{key}out{j}"])
         j += 1
-    partials = {(j, i): tuple(inputs[f"{key}d{j}_{i}/{part}"].long() if part != "vals" else inputs[f"{key}d{j}_{i}/vals"]
-                              for part in ("rows", "cols", "vals"))
+    partials = {(j, i): tuple(inputs[f"{key}d{j}_{i}/{part}"] for part in ("rows", "cols", "vals"))  # int64, float64
                 for j in range(len(outs)) for i in range(count) if f"{key}d{j}_{i}/vals" in inputs}
     return args, outs, partials
 
