@@ -87,6 +87,13 @@ MISTAKES = {
         edit=[(SAMPLE, "z = reparameterize(mu, logvar)")],
         test="test_kl_monte_carlo",
         message="draw num_samples samples per image"),
+    "mc_closed_form": Mistake(  # no sampling at all: what the estimate approximates, not the estimate
+        cell="kl_monte_carlo",
+        edit=[(("log_ratio = (q.log_prob(z) - p.log_prob(z)).sum(dim=-1)  # (L, B, latent_dim) -> (L, B)\n"
+                "    return log_ratio.mean(dim=0)  # (L, B) -> (B,)"),
+               "return torch.distributions.kl_divergence(q, p).sum(dim=-1)")],
+        test="test_kl_monte_carlo",
+        message="does not depend on the noise"),
     "mc_mean_over_latent": Mistake(
         cell="kl_monte_carlo",
         edit=[(".sum(dim=-1)", ".mean(dim=-1)")],

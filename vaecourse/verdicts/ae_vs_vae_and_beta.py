@@ -1,8 +1,16 @@
-"""Grader-side verdicts of 07_ae_vs_vae_and_beta (core.py says how a verdict is run)."""
+"""Grader-side verdicts of 07_ae_vs_vae_and_beta (core.py says how a verdict is run).
+
+cyclical_beta (7.4) may build on linear_warmup (7.3): it is judged with a stand-in for the course's
+linear_warmup in place of the student's (vaecourse/verdicts/standins.py: the grader's values for the calls
+a cyclical schedule makes, never the code), so a mistake in 7.3 costs that exercise only.
+"""
+import inspect
+
 import numpy as np
 import torch
 
 from vaecourse.checking import expect_close, expect_dtype, expect_shape, fail
+from vaecourse.verdicts import standins
 from vaecourse.verdicts.core import Part, PartFailed, Verdict
 
 
@@ -246,13 +254,16 @@ ACTIVE_UNITS = Verdict(
 
 # ---------------------------------------------------------------- shared by 7.3 and 7.4: lists of numbers
 
-# Each list of results comes back as its items' type names and its values as float64 (a probe's list
-# may hold at most 32 items, these are longer); float() runs in the kernel, the judging here.
-SEND_VALUES = '''
-def _send_values(name, values):
+def _send_values(emit, name, values):
+    """Kernel side (sent as source): a list of results as its items' type names and its values as float64 (a
+    probe's list may hold at most 32 items, these are longer); float() runs in the kernel, the judging here."""
+    import torch
+
     emit(name + "_types", sorted({type(v).__name__ for v in values}))
     emit(name, torch.tensor([float(v) for v in values], dtype=torch.float64))
-'''
+
+
+SEND_VALUES = inspect.getsource(_send_values)
 
 NUMBER_TYPES = {"float", "int", "float64"}  # Python numbers (numpy's float64 is a float)
 
@@ -285,9 +296,9 @@ for key in ("short", "long", "one"):
     ws = inputs[f"ws_{key}"]
     for phase in ("during", "after"):
         with attempt(f"{phase}_{key}", f"{phase}_{key}_types"):
-            _send_values(f"{phase}_{key}", [linear_warmup(s, ws) for s in inputs[f"{phase}_{key}"].tolist()])
+            _send_values(emit, f"{phase}_{key}", [linear_warmup(s, ws) for s in inputs[f"{phase}_{key}"].tolist()])
 with attempt("zero", "zero_types"):
-    _send_values("zero", [linear_warmup(0, 0), linear_warmup(inputs["zero_step"], 0)])
+    _send_values(emit, "zero", [linear_warmup(0, 0), linear_warmup(inputs["zero_step"], 0)])
 """
 
 _WARMUP_CAUSE = "return a plain float: min(1.0, step / warmup_steps)"
@@ -341,12 +352,22 @@ LINEAR_WARMUP = Verdict(
 
 CYCLE_KEYS = ("default", "ratio", "whole")
 
-COURSE_WARMUP = '''
-def _course_linear_warmup(step, warmup_steps):
-    if warmup_steps <= 0:
-        return 1.0
-    return min(1.0, step / warmup_steps)
-'''
+
+
+def _warmup(step, warmup_steps):
+    """The course's 7.3 in the grader: what the stand-in returns for each call it foresees."""
+    return 1.0 if warmup_steps <= 0 else min(1.0, step / warmup_steps)
+
+
+def _warmup_calls(inputs):
+    """The calls of linear_warmup a cyclical schedule makes: a warm-up of the step within the cycle over
+    ratio * cycle_length steps, or of the position tau within the cycle over ratio."""
+    calls = []
+    for key in CYCLE_KEYS:
+        length, ratio = inputs[f"length_{key}"], inputs[f"ratio_{key}"]
+        for step in np.concatenate([inputs[f"first_{key}"], inputs[f"later_{key}"]]).tolist():
+            calls += [(step % length, ratio * length), ((step % length) / length, ratio)]
+    return calls
 
 
 def cyclical_inputs(rng):
@@ -357,22 +378,21 @@ def cyclical_inputs(rng):
         length = inputs[f"length_{key}"]
         inputs[f"first_{key}"] = np.arange(length)
         inputs[f"later_{key}"] = np.append(np.arange(length, 3 * length), 10 * length + 1)
+    inputs.update(standins.foresee("linear_warmup", _warmup, _warmup_calls(inputs)))
     return inputs
 
 
-# cyclical_beta may build on linear_warmup (7.3): the course's version stands in for it here, so a mistake
-# in 7.3 costs 7.3 only
 CYCLICAL_PROBE = """
-with course_versions(linear_warmup=_course_linear_warmup):
+with course_versions(linear_warmup=stand_in(inputs, "linear_warmup", ("step", "warmup_steps"))):
     for key in ("default", "ratio", "whole"):
         length, ratio = inputs[f"length_{key}"], inputs[f"ratio_{key}"]
         for phase in ("first", "later"):
             steps = inputs[f"{phase}_{key}"].tolist()
             with attempt(f"{phase}_{key}", f"{phase}_{key}_types"):
                 if key == "default":
-                    _send_values(f"{phase}_{key}", [cyclical_beta(s, length) for s in steps])
+                    _send_values(emit, f"{phase}_{key}", [cyclical_beta(s, length) for s in steps])
                 else:
-                    _send_values(f"{phase}_{key}", [cyclical_beta(s, length, ratio=ratio) for s in steps])
+                    _send_values(emit, f"{phase}_{key}", [cyclical_beta(s, length, ratio=ratio) for s in steps])
 """
 
 
@@ -416,6 +436,6 @@ CYCLICAL_BETA = Verdict(
         Part("Python floats; the rise over the first half of a cycle, then 1 (default ratio 0.5)", 0.75, cyclical_first_cycle),
         Part("a restart at 0 every cycle_length steps", 0.5, cyclical_restart),
         Part("other ratios (0.3 to 0.75, and 1: tau itself)", 0.75, cyclical_ratios),
-    ), helpers=SEND_VALUES + COURSE_WARMUP)
+    ), helpers=SEND_VALUES + "\n\n" + standins.KERNEL_SOURCE)
 
 VERDICTS = (KL_PER_DIMENSION, ACTIVE_UNITS, LINEAR_WARMUP, CYCLICAL_BETA)

@@ -1,8 +1,12 @@
 """Grader-side verdicts of 04_elbo (how they run: vaecourse/verdicts/core.py).
 
 Inputs are drawn per grading run; the reference values are computed here from the formulas of
-the notebook. vae_loss (4.4) is judged with the course's reconstruction_loss and kl_divergence
-in place of the student's, so a mistake in 4.1 or 4.2 costs that exercise only.
+the notebook. vae_loss (4.4) is judged with stand-ins for the course's reconstruction_loss and
+kl_divergence in place of the student's (vaecourse/verdicts/standins.py: the grader's values and
+partial derivatives for the probe's inputs, never the formulas), so a mistake in 4.1 or 4.2 costs
+that exercise only. kl_monte_carlo (4.3) must be an estimate: its spread over calls on the same
+mu and logvar shrinks like 1/sqrt(num_samples), so the closed form (4.2) or a fixed number of samples
+is told from it.
 """
 import math
 
@@ -10,6 +14,7 @@ import numpy as np
 import torch
 
 from vaecourse.checking import expect_close, expect_dtype, expect_shape, fail
+from vaecourse.verdicts import standins
 from vaecourse.verdicts.core import Part, Verdict
 
 BATCHES = (1, 7)
@@ -40,9 +45,12 @@ for b in (1, 7):
 """
 
 
-def _bce(case, b):
-    x, x_hat = case.inputs[f"x_{b}"], case.inputs[f"x_hat_{b}"]
+def _bernoulli_nll(x_hat, x):
     return -(x * torch.log(x_hat) + (1 - x) * torch.log(1 - x_hat)).sum(dim=(1, 2, 3))
+
+
+def _bce(case, b):
+    return _bernoulli_nll(case.inputs[f"x_hat_{b}"], case.inputs[f"x_{b}"])
 
 
 def reconstruction_shape(case):
@@ -167,6 +175,11 @@ KL = Verdict(
 
 MC_SHAPES = ((1, 3), (5, 2))
 MC_SAMPLES = 40_000
+# The spread: one image's KL estimated SPREAD_ROWS times, with few and with many samples. An estimate varies from
+# call to call with standard deviation sd / sqrt(num_samples) (sd: of one term log q(z|x) - log p(z)); the closed
+# form does not vary, noise added to it does not shrink with num_samples, nor does a fixed number of samples.
+SPREAD_ROWS, SPREAD_SAMPLES = 400, (("few", 2), ("many", 200))
+SPREAD_RATIO = (0.7, 1.4)  # measured / expected standard deviation: 1, give or take 0.05 at worst over 400 calls
 
 
 def mc_inputs(rng):
@@ -174,6 +187,8 @@ def mc_inputs(rng):
     for b, d in MC_SHAPES:
         inputs[f"mu_{b}_{d}"] = rng.standard_normal((b, d))
         inputs[f"logvar_{b}_{d}"] = 0.8 * rng.standard_normal((b, d))
+    inputs["mu_spread"] = rng.choice([-1.0, 1.0], (1, 2)) * rng.uniform(0.5, 1.5, (1, 2))
+    inputs["logvar_spread"] = rng.choice([-1.0, 1.0], (1, 2)) * rng.uniform(0.2, 0.8, (1, 2))
     return inputs
 
 
@@ -191,6 +206,17 @@ with attempt("kl_equal"):
     emit("kl_equal", kl_monte_carlo(torch.zeros(4, 3), torch.zeros(4, 3), 5))
 with attempt("kl_one_sample"):
     emit("kl_one_sample", kl_monte_carlo(torch.ones(2, 3), torch.zeros(2, 3), 1))
+for c, num_samples in {SPREAD_SAMPLES!r}:
+    with attempt(f"spread_{{c}}", f"spread_grad_{{c}}"):
+        estimates, grads = [], []
+        for _ in range({SPREAD_ROWS}):  # one image, estimated again and again: each call draws anew
+            mu, logvar = (inputs[f"{{k}}_spread"].clone().requires_grad_() for k in ("mu", "logvar"))
+            kl = kl_monte_carlo(mu, logvar, num_samples)
+            estimates.append(kl.detach().reshape(-1))
+            kl.sum().backward()
+            grads.append(mu.grad)
+        emit(f"spread_{{c}}", torch.cat(estimates))
+        emit(f"spread_grad_{{c}}", None if any(g is None for g in grads) else torch.cat(grads))
 """
 
 
@@ -221,6 +247,41 @@ def mc_values(case):
     expect_shape(case.exercise, zero, (4,), "one value per image")
     if zero.abs().max() >= 1e-5:
         fail(case.exercise, "0 for every sample when q = p", zero.tolist(), "log q(z|x) - log p(z) is 0 when q = p")
+    mu, var = case.inputs["mu_spread"][0], case.inputs["logvar_spread"][0].exp()
+    _mc_spread(case, "spread", (mu ** 2 * var + (var - 1) ** 2 / 2).sum().sqrt().reshape(1), (SPREAD_ROWS,),
+               "the same estimate every time: it does not depend on the noise. Estimate the KL, do not compute its "
+               "closed form (Exercise 4.2): average log q(z|x) - log p(z) over num_samples samples "
+               "z = mu + sigma * eps, drawn anew at each call")
+
+
+def _mc_spread(case, name, sd, shape, constant):
+    """The standard deviation over SPREAD_ROWS calls on one image: sd / sqrt(num_samples) for each num_samples
+    of SPREAD_SAMPLES (sd: one term's, per column of the value)."""
+    got, expected = {}, {}
+    for c, num_samples in SPREAD_SAMPLES:
+        value = case.tensor(f"{name}_{c}", "the gradient must reach mu").double()
+        expect_shape(case.exercise, value, shape, f"one image estimated {SPREAD_ROWS} times: one value per call")
+        got[c], expected[c] = value.std(dim=0), sd / math.sqrt(num_samples)
+    if all((got[c] <= 1e-9 * expected[c]).all() for c in got):
+        fail(case.exercise, f"values that differ from call to call (one image estimated {SPREAD_ROWS} times)",
+             "the same value every time", constant)
+    low, high = SPREAD_RATIO
+    if all(((got[c] >= low * expected[c]) & (got[c] <= high * expected[c])).all() for c in got):
+        return
+    (few, small), (many, large) = SPREAD_SAMPLES
+    shown = f"standard deviations {_rounded(expected[few])} for num_samples = {small} and {_rounded(expected[many])} " \
+            f"for num_samples = {large}, over {SPREAD_ROWS} estimates of one image"
+    if ((got[few] / got[many].clamp(min=1e-300)) < math.sqrt(math.sqrt(large / small))).any():
+        fail(case.exercise, shown, f"{_rounded(got[few])} and {_rounded(got[many])}", "the spread does not shrink like "
+             "1 / sqrt(num_samples): draw num_samples samples per image (z of shape (num_samples, B, latent_dim)), "
+             "not a fixed number, and average over them")
+    fail(case.exercise, shown, f"{_rounded(got[few])} and {_rounded(got[many])}", "the mean of num_samples terms "
+         "log q(z|x) - log p(z) at z = mu + sigma * eps varies with the standard deviation of one term divided by "
+         "sqrt(num_samples): sample z = mu + exp(logvar / 2) * eps with eps ~ N(0, I), and add no noise of your own")
+
+
+def _rounded(values):
+    return [round(v, 3) for v in values.tolist()] if values.numel() > 1 else round(values.item(), 3)
 
 
 def mc_float64(case):
@@ -236,12 +297,17 @@ def mc_gradient(case):
         if ((grad - mu).abs() > 5 * var.sqrt() / math.sqrt(MC_SAMPLES) + 1e-9).any():
             fail(case.exercise, f"d estimate / d mu close to mu = {[[round(v, 3) for v in r] for r in mu.tolist()]}",
                  [[round(v, 3) for v in r] for r in grad.tolist()], cause)
+    _mc_spread(case, "spread_grad", case.inputs["logvar_spread"][0].exp().sqrt(), (SPREAD_ROWS, 2),
+               "the same gradient every time: it does not flow through the samples. The gradient of an estimate "
+               "from num_samples samples z = mu + sigma * eps is itself an estimate, the mean of the samples z, and "
+               "varies from call to call; d KL / d mu = mu exactly is the closed form's (Exercise 4.2)")
 
 
 MONTE_CARLO = Verdict(
     "test_kl_monte_carlo", "Exercise 4.3 kl_monte_carlo", mc_inputs, MC_PROBE, (
         Part("one value per image, num_samples = 1 included", 0.5, mc_shape),
-        Part("the closed form within 5 standard errors, 0 when q = p", 0.75, mc_values),
+        Part("the closed form within 5 standard errors, 0 when q = p, a spread shrinking like 1 / sqrt(num_samples)",
+             0.75, mc_values),
         Part("float64 inputs give float64", 0.25, mc_float64),
         Part("the gradient with respect to mu flows through the samples", 0.5, mc_gradient),
     ))
@@ -250,15 +316,6 @@ MONTE_CARLO = Verdict(
 # ---------------------------------------------------------------- 4.4 vae_loss
 
 LOSS_CASES = ((1, 1.0), (7, 1.0), (7, 0.0), (7, 4.0))
-
-COURSE_LOSSES = '''
-def _course_reconstruction_loss(x_hat, x):
-    return -(x * torch.log(x_hat) + (1 - x) * torch.log(1 - x_hat)).sum(dim=(1, 2, 3))
-
-
-def _course_kl_divergence(mu, logvar):
-    return (0.5 * (mu ** 2 + torch.exp(logvar) - 1 - logvar)).sum(dim=1)
-'''
 
 
 def loss_inputs(rng):
@@ -270,11 +327,17 @@ def loss_inputs(rng):
         inputs[f"logvar_{i}"] = rng.standard_normal((b, 3))
     for name in ("x", "x_hat", "mu", "logvar"):  # beta = 0 and 4 on the images of beta = 1: what beta changes shows
         inputs[f"{name}_2"] = inputs[f"{name}_3"] = inputs[f"{name}_1"]
+    cases = range(len(LOSS_CASES))  # the course's 4.1 and 4.2 on these inputs, as values: standins.py
+    inputs.update(standins.foresee("reconstruction_loss", _bernoulli_nll,
+                                   [(inputs[f"x_hat_{i}"], inputs[f"x_{i}"]) for i in cases], differentiable=(0,)))
+    inputs.update(standins.foresee("kl_divergence", _kl, [(inputs[f"mu_{i}"], inputs[f"logvar_{i}"]) for i in cases],
+                                   differentiable=(0, 1)))
     return inputs
 
 
 LOSS_PROBE = f"""
-with course_versions(reconstruction_loss=_course_reconstruction_loss, kl_divergence=_course_kl_divergence):
+with course_versions(reconstruction_loss=stand_in(inputs, "reconstruction_loss", ("x_hat", "x")),
+                     kl_divergence=stand_in(inputs, "kl_divergence", ("mu", "logvar"))):
     for i, (b, beta) in enumerate({LOSS_CASES!r}):
         x_hat, mu, logvar = (inputs[f"{{k}}_{{i}}"].clone().requires_grad_() for k in ("x_hat", "mu", "logvar"))
         with attempt(f"loss_{{i}}", f"grad_x_hat_{{i}}", f"grad_mu_{{i}}", f"grad_logvar_{{i}}"):
@@ -304,7 +367,7 @@ def loss_values(case):
     for i, (b, beta) in enumerate(LOSS_CASES):
         x, x_hat = case.inputs[f"x_{i}"], case.inputs[f"x_hat_{i}"]
         mu, logvar = case.inputs[f"mu_{i}"], case.inputs[f"logvar_{i}"]
-        rec = -(x * torch.log(x_hat) + (1 - x) * torch.log(1 - x_hat)).sum(dim=(1, 2, 3))
+        rec = _bernoulli_nll(x_hat, x)
         expected = (rec + beta * _kl(mu, logvar)).mean()
         got = case.tensor(f"loss_{i}").double()
         kl = _kl(mu, logvar)
@@ -336,6 +399,6 @@ VAE_LOSS = Verdict(
         Part("a scalar, float64 kept", 1.0, loss_scalar),
         Part("the mean over images of reconstruction + beta * KL, for beta = 0, 1 and 4", 1.5, loss_values),
         Part("the gradients reach x_hat, mu and logvar", 0.5, loss_gradient),
-    ), helpers=COURSE_LOSSES)
+    ), helpers=standins.KERNEL_SOURCE)
 
 VERDICTS = (RECONSTRUCTION, KL, MONTE_CARLO, VAE_LOSS)

@@ -2,14 +2,17 @@
 
 Inputs are drawn per grading run; the references are computed here: nearest codes by exact squared
 distances, the straight-through gradient, the two loss terms and their gradients, the perplexity.
-VectorQuantizer (9.2) is judged with the course's quantize in place of the student's, so a mistake
-in 9.1 costs that exercise only.
+VectorQuantizer (9.2) is judged with a stand-in for the course's quantize in place of the student's
+(vaecourse/verdicts/standins.py: the grader's z_q and indices for the probe's z_e and codebook, the
+gradient of z_q reaching the codebook, never the code), so a mistake in 9.1 costs that exercise only.
 """
 import math
 
+import numpy as np
 import torch
 
 from vaecourse.checking import expect_close, expect_shape, fail
+from vaecourse.verdicts import standins
 from vaecourse.verdicts.core import Part, PartFailed, Verdict
 
 
@@ -194,21 +197,18 @@ QUANTIZE = Verdict(
 
 # ---------------------------------------------------------------- 9.2 VectorQuantizer
 
-COURSE_QUANTIZE = '''
-def _course_quantize(z_e, codebook):
-    B, D, H, W = z_e.shape
-    flat = z_e.permute(0, 2, 3, 1).reshape(-1, D)
-    distances = (flat[:, None, :] - codebook[None, :, :]).pow(2).sum(-1)
-    indices = distances.argmin(dim=1)
-    return codebook[indices].reshape(B, H, W, D).permute(0, 3, 1, 2), indices.reshape(B, H, W)
-'''
-
 DEAD_CODES = 6
+
+
+def _quantized(z_e, codebook):
+    """The course's 9.1 in the grader: (z_q, indices) of the nearest codes, z_q differentiable in the codebook."""
+    indices = _nearest(z_e, codebook)
+    return _lookup(codebook, indices), indices
 
 
 def vq_inputs(rng):
     used = rng.choice(DEAD_CODES - 1, size=2, replace=False)  # the last code is always unused (bincount's length)
-    return {
+    inputs = {
         "seed": int(rng.integers(2 ** 31)),
         "beta": float(rng.choice([0.1, 0.4, 0.6, 2.0])),  # never 0.25 (the default) nor 1 (both terms alike)
         "codebook": rng.standard_normal((7, 3)),
@@ -218,11 +218,15 @@ def vq_inputs(rng):
         "dead_z_e": rng.standard_normal((2, 3, 2, 2)),
         "dead_indices": rng.choice(used, size=(2, 2, 2)),  # any shape: (B, H, W) here
     }
+    # forward calls quantize(z_e, self.codebook), both float32 in the probe: the course's result, as values
+    call = (inputs["z_e"].astype(np.float32), inputs["codebook"].astype(np.float32))
+    inputs.update(standins.foresee("quantize", _quantized, [call], differentiable=(1,)))
+    return inputs
 
 
 VQ_PROBE = f"""
 torch.manual_seed(inputs["seed"])
-with course_versions(quantize=_course_quantize):
+with course_versions(quantize=stand_in(inputs, "quantize", ("z_e", "codebook"))):
     with attempt("forward", "st_grad_z", "st_grad_codebook", "loss_grad_z", "loss_grad_codebook"):
         vq = VectorQuantizer(num_codes=7, code_dim=3, beta=inputs["beta"])
         with torch.no_grad():
@@ -422,7 +426,7 @@ VECTOR_QUANTIZER = Verdict(
              vq_stop_gradients),
         Part("reset_dead_codes: unused codes moved onto encoder outputs in place, used ones kept, count returned", 1.0,
              vq_dead_codes),
-    ), helpers=COURSE_QUANTIZE)
+    ), helpers=standins.KERNEL_SOURCE)
 
 
 # ---------------------------------------------------------------- 9.3 codebook_perplexity
