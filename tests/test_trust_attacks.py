@@ -254,7 +254,7 @@ HONEST = {NB: "wrong", SECRETS_NB: "blank"}
 
 def test_the_secrets_are_answer_lines_of_both_notebooks():
     """The lines the attacks must not get hold of are many, and hold every course version a probe still
-    swaps in (none since the probes send stand-ins: vaecourse/verdicts/stand_ins.py, standins.py)."""
+    swaps in (none since the probes send stand-ins: vaecourse/verdicts/stand_ins.py, foreseen_calls.py)."""
     for notebook in (NB, SECRETS_NB):
         lines = answer_lines(notebook, load_student(notebook))
         assert len(lines) >= 8, lines

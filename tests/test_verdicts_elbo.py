@@ -4,7 +4,7 @@ the student's kernel (the real path, nbgrader and a kernel: tests/test_mistakes_
 - the master's solutions and the catalogued correct alternatives earn every part on any draw;
 - kl_monte_carlo (4.3) must be an estimate: the closed form it approximates, the closed form with noise of
   the wrong scale, and an estimate from a fixed number of samples lose the values and gradient parts;
-- vae_loss (4.4) is judged with stand-ins for the course's 4.1 and 4.2 (values, not code: standins.py): beside
+- vae_loss (4.4) is judged with stand-ins for the course's 4.1 and 4.2 (values, not code: foreseen_calls.py): beside
   wrong ones it gets exactly the values and gradients of the real formulas, a numerically guarded call still
   matches, and a call on other inputs is told why it gets no value.
 
@@ -15,7 +15,7 @@ import pytest
 import torch
 from harness import probe_here
 from test_mistakes_04 import CATALOGUE
-from test_verdicts_standins import namespace
+from test_verdicts_foreseen_calls import namespace
 
 from vaecourse.verdicts import verdicts_for
 from vaecourse.verdicts.core import judge

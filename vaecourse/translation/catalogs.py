@@ -25,9 +25,9 @@ LANGUAGES = ("ja",)
 PACKAGE_DOMAIN = "vaecourse"
 # Modules translated as a whole, every message literal: inlined into the student notebooks
 # (checking, plots, runtime, data), judging a submission in the grader (verdicts.core) or standing in for
-# the course's answers in the student's kernel (verdicts.standins: its errors reach the feedback).
+# the course's answers in the student's kernel (verdicts.foreseen_calls: its errors reach the feedback).
 PACKAGE_MODULES = ("vaecourse/checking.py", "vaecourse/plots.py", "vaecourse/runtime.py", "vaecourse/data.py",
-                   "vaecourse/verdicts/core.py", "vaecourse/verdicts/standins.py")
+                   "vaecourse/verdicts/core.py", "vaecourse/verdicts/foreseen_calls.py")
 # Modules that run in English and look up a few messages for a student's page: only the strings
 # they pass to localise("...", lang) are messages (the build's links and helper titles, the
 # reference figures' captions, the feedback pages' words).

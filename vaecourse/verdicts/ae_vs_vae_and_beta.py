@@ -1,7 +1,7 @@
 """Grader-side verdicts of 07_ae_vs_vae_and_beta (core.py says how a verdict is run).
 
 cyclical_beta (7.4) may build on linear_warmup (7.3): it is judged with a stand-in for the course's
-linear_warmup in place of the student's (vaecourse/verdicts/standins.py: the grader's values for the calls
+linear_warmup in place of the student's (vaecourse/verdicts/foreseen_calls.py: the grader's values for the calls
 a cyclical schedule makes, never the code), so a mistake in 7.3 costs that exercise only.
 """
 import inspect
@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from vaecourse.checking import expect_close, expect_dtype, expect_shape, fail
-from vaecourse.verdicts import standins
+from vaecourse.verdicts import foreseen_calls
 from vaecourse.verdicts.core import Part, PartFailed, Verdict
 
 
@@ -378,7 +378,7 @@ def cyclical_inputs(rng):
         length = inputs[f"length_{key}"]
         inputs[f"first_{key}"] = np.arange(length)
         inputs[f"later_{key}"] = np.append(np.arange(length, 3 * length), 10 * length + 1)
-    inputs.update(standins.foresee("linear_warmup", _warmup, _warmup_calls(inputs)))
+    inputs.update(foreseen_calls.foresee("linear_warmup", _warmup, _warmup_calls(inputs)))
     return inputs
 
 
@@ -436,6 +436,6 @@ CYCLICAL_BETA = Verdict(
         Part("Python floats; the rise over the first half of a cycle, then 1 (default ratio 0.5)", 0.75, cyclical_first_cycle),
         Part("a restart at 0 every cycle_length steps", 0.5, cyclical_restart),
         Part("other ratios (0.3 to 0.75, and 1: tau itself)", 0.75, cyclical_ratios),
-    ), helpers=SEND_VALUES + "\n\n" + standins.KERNEL_SOURCE)
+    ), helpers=SEND_VALUES + "\n\n" + foreseen_calls.KERNEL_SOURCE)
 
 VERDICTS = (KL_PER_DIMENSION, ACTIVE_UNITS, LINEAR_WARMUP, CYCLICAL_BETA)

@@ -177,8 +177,8 @@ def probe_source(verdict: Verdict, inputs: dict) -> str:
     settings = {"MIME": MIME, "MAX_ITEMS": MAX_ITEMS, "MESSAGE_CHARS": MESSAGE_CHARS,
                 "NUMPY_DTYPES": sorted(_NUMPY_DTYPES), "INPUTS": json.dumps(encode_inputs(inputs)),
                 "HELPERS": verdict.helpers, "PROBE": verdict.probe}
-    return (f"{_KERNEL_RUNNER}\n\n__vaecourse_verdict__(globals(), {settings!r})\n"
-            f"del {', '.join(kernel_probe.KERNEL_FUNCTIONS)}\n")
+    settings["DEFINED"] = list(kernel_probe.KERNEL_FUNCTIONS)  # the runner takes its own names away again
+    return "\n\n".join([_KERNEL_RUNNER, f"{kernel_probe.KERNEL_FUNCTIONS[-1]}(globals(),{settings!r})"]) + "\n"
 
 
 # ---------------------------------------------------------------- kernel -> grader

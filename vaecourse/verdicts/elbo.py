@@ -2,7 +2,7 @@
 
 Inputs are drawn per grading run; the reference values are computed here from the formulas of
 the notebook. vae_loss (4.4) is judged with stand-ins for the course's reconstruction_loss and
-kl_divergence in place of the student's (vaecourse/verdicts/standins.py: the grader's values and
+kl_divergence in place of the student's (vaecourse/verdicts/foreseen_calls.py: the grader's values and
 partial derivatives for the probe's inputs, never the formulas), so a mistake in 4.1 or 4.2 costs
 that exercise only. kl_monte_carlo (4.3) must be an estimate: its spread over calls on the same
 mu and logvar shrinks like 1/sqrt(num_samples), so the closed form (4.2) or a fixed number of samples
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from vaecourse.checking import expect_close, expect_dtype, expect_shape, fail
-from vaecourse.verdicts import standins
+from vaecourse.verdicts import foreseen_calls
 from vaecourse.verdicts.core import Part, Verdict
 
 BATCHES = (1, 7)
@@ -327,10 +327,10 @@ def loss_inputs(rng):
         inputs[f"logvar_{i}"] = rng.standard_normal((b, 3))
     for name in ("x", "x_hat", "mu", "logvar"):  # beta = 0 and 4 on the images of beta = 1: what beta changes shows
         inputs[f"{name}_2"] = inputs[f"{name}_3"] = inputs[f"{name}_1"]
-    cases = range(len(LOSS_CASES))  # the course's 4.1 and 4.2 on these inputs, as values: standins.py
-    inputs.update(standins.foresee("reconstruction_loss", _bernoulli_nll,
+    cases = range(len(LOSS_CASES))  # the course's 4.1 and 4.2 on these inputs, as values: foreseen_calls.py
+    inputs.update(foreseen_calls.foresee("reconstruction_loss", _bernoulli_nll,
                                    [(inputs[f"x_hat_{i}"], inputs[f"x_{i}"]) for i in cases], differentiable=(0,)))
-    inputs.update(standins.foresee("kl_divergence", _kl, [(inputs[f"mu_{i}"], inputs[f"logvar_{i}"]) for i in cases],
+    inputs.update(foreseen_calls.foresee("kl_divergence", _kl, [(inputs[f"mu_{i}"], inputs[f"logvar_{i}"]) for i in cases],
                                    differentiable=(0, 1)))
     return inputs
 
@@ -399,6 +399,6 @@ VAE_LOSS = Verdict(
         Part("a scalar, float64 kept", 1.0, loss_scalar),
         Part("the mean over images of reconstruction + beta * KL, for beta = 0, 1 and 4", 1.5, loss_values),
         Part("the gradients reach x_hat, mu and logvar", 0.5, loss_gradient),
-    ), helpers=standins.KERNEL_SOURCE)
+    ), helpers=foreseen_calls.KERNEL_SOURCE)
 
 VERDICTS = (RECONSTRUCTION, KL, MONTE_CARLO, VAE_LOSS)

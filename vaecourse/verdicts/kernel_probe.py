@@ -2,8 +2,8 @@
 
 This module is not imported by the kernel (the sandbox does not show the course package): the
 grader reads its three functions as source (vaecourse/verdicts/core.py `probe_source`) and sends
-them, followed by one call of `__vaecourse_verdict__` with the verdict's settings (and a `del` of
-the three): the mime type, the limits, the inputs
+them, followed by one call of `__vaecourse_verdict__` with the verdict's settings (which takes
+the three names away again at its end): the mime type, the limits, the inputs
 as JSON, the verdict's helpers and probe. It is here, as a real module, so that linters and tests
 read it like any other code. Nothing in it is secret: student code can read it while it runs.
 
@@ -149,3 +149,5 @@ def __vaecourse_verdict__(notebook_globals, settings):  # noqa: N807
         if saved_random[3] is not None:
             torch.cuda.set_rng_state_all(saved_random[3])
     send({"kind": "done", "name": ""})
+    for name in settings.get("DEFINED", ()):  # this cell's own functions: no name is left in the notebook
+        notebook_globals.pop(name, None)

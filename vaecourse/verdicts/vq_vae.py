@@ -3,7 +3,7 @@
 Inputs are drawn per grading run; the references are computed here: nearest codes by exact squared
 distances, the straight-through gradient, the two loss terms and their gradients, the perplexity.
 VectorQuantizer (9.2) is judged with a stand-in for the course's quantize in place of the student's
-(vaecourse/verdicts/standins.py: the grader's z_q and indices for the probe's z_e and codebook, the
+(vaecourse/verdicts/foreseen_calls.py: the grader's z_q and indices for the probe's z_e and codebook, the
 gradient of z_q reaching the codebook, never the code), so a mistake in 9.1 costs that exercise only.
 """
 import math
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from vaecourse.checking import expect_close, expect_shape, fail
-from vaecourse.verdicts import standins
+from vaecourse.verdicts import foreseen_calls
 from vaecourse.verdicts.core import Part, PartFailed, Verdict
 
 
@@ -220,7 +220,7 @@ def vq_inputs(rng):
     }
     # forward calls quantize(z_e, self.codebook), both float32 in the probe: the course's result, as values
     call = (inputs["z_e"].astype(np.float32), inputs["codebook"].astype(np.float32))
-    inputs.update(standins.foresee("quantize", _quantized, [call], differentiable=(1,)))
+    inputs.update(foreseen_calls.foresee("quantize", _quantized, [call], differentiable=(1,)))
     return inputs
 
 
@@ -426,7 +426,7 @@ VECTOR_QUANTIZER = Verdict(
              vq_stop_gradients),
         Part("reset_dead_codes: unused codes moved onto encoder outputs in place, used ones kept, count returned", 1.0,
              vq_dead_codes),
-    ), helpers=standins.KERNEL_SOURCE)
+    ), helpers=foreseen_calls.KERNEL_SOURCE)
 
 
 # ---------------------------------------------------------------- 9.3 codebook_perplexity

@@ -1,4 +1,4 @@
-"""What the grader sends into a student's kernel holds no answer (vaecourse/verdicts/standins.py).
+"""What the grader sends into a student's kernel holds no answer (vaecourse/verdicts/foreseen_calls.py).
 
 vae_loss (4.4), cyclical_beta (7.4) and VectorQuantizer (9.2) are judged with the course's version of the
 exercise they build on in the notebook's globals. The student's code runs while the probe does and can keep
@@ -29,7 +29,7 @@ from test_mistakes_07 import CATALOGUE as CATALOGUE_07
 
 from vaecourse.masters import HELPERS_TAG, master_paths
 from vaecourse.reference.decoder import reparameterize
-from vaecourse.verdicts import standins, verdicts_for
+from vaecourse.verdicts import foreseen_calls, verdicts_for
 from vaecourse.verdicts.core import Part, Verdict, judge
 
 NOTEBOOKS = ("04_elbo", "07_ae_vs_vae_and_beta", "09_vq_vae")
@@ -163,14 +163,14 @@ def _nearest(z_e, codebook):
 def _try(probe: str, inputs: dict):
     """A probe of the test's own (the stand-ins of `inputs` in its helpers), run as the kernel runs it."""
     verdict = Verdict("t", "a test", lambda rng: inputs, probe, (Part("all", 1.0, lambda case: None),),
-                      helpers=standins.KERNEL_SOURCE)
+                      helpers=foreseen_calls.KERNEL_SOURCE)
     return probe_here(verdict, inputs, {})
 
 
 def test_a_foreseen_call_gets_the_graders_values_in_the_arguments_dtype_and_its_gradients():
     rng = np.random.default_rng(1)
     x_hat, x = 1 / (1 + np.exp(-rng.standard_normal((2, 1, 28, 28)))), rng.random((2, 1, 28, 28))
-    inputs = {"x_hat": x_hat, "x": x, **standins.foresee("reconstruction_loss", _bce, [(x_hat, x)], differentiable=(0,))}
+    inputs = {"x_hat": x_hat, "x": x, **foreseen_calls.foresee("reconstruction_loss", _bce, [(x_hat, x)], differentiable=(0,))}
     out = _try("""
 f = stand_in(inputs, "reconstruction_loss", ("x_hat", "x"))
 for name, dtype in (("64", torch.float64), ("32", torch.float32)):
@@ -198,7 +198,7 @@ def test_a_pair_with_indices_keeps_them_integer_and_passes_the_gradient_to_the_c
     rng = np.random.default_rng(2)
     z_e, codebook = rng.standard_normal((2, 3, 2, 2)).astype(np.float32), rng.standard_normal((5, 3)).astype(np.float32)
     inputs = {"z_e": z_e, "codebook": codebook,
-              **standins.foresee("quantize", _nearest, [(z_e, codebook)], differentiable=(1,))}
+              **foreseen_calls.foresee("quantize", _nearest, [(z_e, codebook)], differentiable=(1,))}
     out = _try("""
 z_e, codebook = inputs["z_e"].clone().requires_grad_(), inputs["codebook"].clone().requires_grad_()
 z_q, indices = stand_in(inputs, "quantize", ("z_e", "codebook"))(z_e, codebook)
@@ -218,7 +218,7 @@ emit("grad_z_e", z_e.grad)
 
 def test_numbers_are_matched_by_value_and_come_back_as_the_graders_numbers():
     calls = [(s % 7, 0.3 * 7) for s in range(20)]
-    inputs = standins.foresee("linear_warmup", lambda step, ws: min(1.0, step / ws), calls)
+    inputs = foreseen_calls.foresee("linear_warmup", lambda step, ws: min(1.0, step / ws), calls)
     assert inputs["standin/linear_warmup/calls"] == 7  # repeats dropped
     out = _try("""
 f = stand_in(inputs, "linear_warmup", ("step", "warmup_steps"))
