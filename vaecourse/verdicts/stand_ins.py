@@ -83,9 +83,9 @@ class TrainingEncoder(nn.Module):
 
 
 class TrainingVAE(nn.Module):
-    """A VAE to train: model(x) -> (x_hat, mu, logvar) with z drawn by torch.randn_like at every call, as the
-    course's ConvVAE draws it, so that the loops' random draws are the grader's. Its noise scale is
-    softplus(logvar), not the course's: the loops are judged, not the model, and the grader replays this one."""
+    """A VAE to train: model(x) -> (x_hat, mu, logvar), z drawn at every call with the standard deviation
+    exp(logvar / 2) and torch.randn_like, as the notebooks' own reparameterize (in 05's course helpers) draws
+    it, so that a loop that draws z itself with that function gets the grader's values too."""
 
     def __init__(self, latent_dim=3):
         super().__init__()
@@ -94,8 +94,8 @@ class TrainingVAE(nn.Module):
 
     def forward(self, x):
         codes = self.encoder(x)  # (mu, logvar)
-        noise = torch.randn_like(codes[0])  # one draw per call: the course's ConvVAE draws the same way
-        return (self.decoder(codes[0] + nn.functional.softplus(codes[1]) * noise), *codes)
+        noise = torch.randn_like(codes[0])  # one draw per call, as the course's ConvVAE draws it
+        return (self.decoder(codes[0] + noise * torch.exp(codes[1] / 2)), *codes)
 
 
 TRAINING_STATE = "state."  # 05's inputs that hold the model's weights are named state.<parameter name>
