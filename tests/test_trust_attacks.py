@@ -46,6 +46,7 @@ from harness import grading_env, load_master, load_student, page_text, solution_
 from kernel_attacks import WRONG
 from simulated_class import filled
 from test_grading_end_to_end import grade_cli, read_csv
+from test_hostile_submissions import write_submission  # the folder layout collect --folder reads, with a timestamp
 from trust_attacks import (
     ALL,
     LOOT_LABELS,
@@ -67,7 +68,6 @@ from vaecourse.verdicts import verdicts_for
 from vaecourse.verdicts.core import MIME
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMESTAMP = "2026-11-01 12:00:00.000000 UTC"
 COMMON = ["--cell-timeout", "30", "--time-limit", "300", "--no-progress"]
 
 
@@ -99,13 +99,6 @@ def submissions() -> dict[tuple[str, str], "nbformat.NotebookNode"]:
     handed.update({(student, notebook): build(notebook, submission)
                    for student, by_notebook in SECRETS.items() for notebook, submission in by_notebook.items()})
     return handed
-
-
-def write_submission(folder: Path, student: str, notebook: str, nb) -> None:
-    folder = folder / student / notebook
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{notebook}.ipynb").write_text(nbformat.writes(nb))
-    (folder / "timestamp.txt").write_text(TIMESTAMP)
 
 
 @pytest.fixture(scope="module")
