@@ -57,35 +57,27 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("alternative", sorted(catalogue.correct))
 
 
-# --- the order test files run in -----------------------------------------------------------------------
+# --- each test file's budget, and the order the files run in -------------------------------------------
+# tests/budgets.toml holds the seconds each test file may take in a fresh-clone CI (2 cores, both workers
+# busy); a new test file must state its budget there (tests/test_architecture.py fails otherwise).
 # `make test` sends whole files to 2 workers (--dist loadfile --no-loadscope-reorder) in collection
 # order. By default pytest-xdist would start the files with the most tests first, which puts the long
 # end-to-end files (few tests, minutes each) last: one worker then grades a class alone at the end.
-# Starting the longest files first (longest-processing-time-first scheduling) keeps both workers busy
-# until the short unit-test files fill the gaps. The list comes from the per-file seconds that every
-# `make test` prints at its end ("slowest test files"); files not listed keep their alphabetical order.
-SLOWEST_FILES_FIRST = [  # seconds per file in the fresh-clone CI of 2026-12-01, 11:06 (25:45 of pytest)
-    "test_grading_every_notebook.py",  # about 600 (new on 2026-12-07: 520 CPU seconds, two installs)
-    "test_grading_end_to_end.py",  # 641
-    "test_hostile_submissions.py",  # 270
-    "test_trust_attacks.py",  # not yet measured in CI (502 s on a 2-core machine shared with other runs)
-    "test_machine_faults.py",  # 190-350 on the 2-core development machine (not yet timed in CI)
-    "test_mistakes_ja.py",  # 229
-    "test_grading_dask.py", "test_standalone.py",  # 224, 220
-    "test_validate.py", "test_instructor_term.py",  # 176, 131
-    "test_sanitize.py",  # about 140 on this machine (not yet timed in CI)
-    "test_mistakes_10.py", "test_build.py", "test_kernel_attacks.py",  # 117-83
-    "test_mistakes_08.py", "test_mistakes_09.py", "test_mistakes_05.py", "test_collect_hostile.py",  # 77-57
-    "test_mistakes_07.py", "test_mistakes_06.py", "test_exports.py", "test_mistakes_04.py",  # 54-51
-    "test_mistakes_03.py", "test_browser.py", "test_mistakes_02.py", "test_mistakes_01.py",  # 45-39
-    "test_gpu_check.py", "test_feedback_pages.py", "test_reference_figures.py", "test_sandbox.py",  # 36-23
-    "test_notebook_figures.py",
-]
+# Starting the files with the largest budget first (longest-processing-time-first scheduling) keeps
+# both workers busy until the short unit-test files fill the gaps.
+BUDGETS_FILE = Path(__file__).with_name("budgets.toml")
+
+
+def file_budgets() -> dict[str, float]:
+    """test file name -> the seconds it may take (tests/budgets.toml)."""
+    import tomllib
+
+    return {name: float(seconds) for name, seconds in tomllib.loads(BUDGETS_FILE.read_text())["budget"].items()}
 
 
 def pytest_collection_modifyitems(items):
-    rank = {name: index for index, name in enumerate(SLOWEST_FILES_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's tests stay in order
+    budgets = file_budgets()
+    items.sort(key=lambda item: -budgets.get(item.path.name, 0.0))  # stable: a file's tests stay in order
 
 
 _seconds_per_file: dict[str, float] = {}
@@ -97,9 +89,27 @@ def pytest_runtest_logreport(report):
     _seconds_per_file[name] = _seconds_per_file.get(name, 0.0) + report.duration
 
 
+def over_budget(seconds_per_file: dict[str, float], budgets: dict[str, float]) -> list[str]:
+    """A line for each file that took longer than its budget, or has none."""
+    lines = []
+    for path, seconds in sorted(seconds_per_file.items(), key=lambda item: -item[1]):
+        budget = budgets.get(Path(path).name)
+        if budget is None:
+            lines.append(f"{seconds:8.1f}  {path}: no budget in tests/budgets.toml")
+        elif seconds > budget:
+            lines.append(f"{seconds:8.1f}  {path}: over its budget of {budget:g} s by {seconds - budget:.0f} s")
+    return lines
+
+
 def pytest_terminal_summary(terminalreporter):
     if len(_seconds_per_file) < 2:
         return
-    terminalreporter.write_sep("=", "slowest test files (seconds; the order of SLOWEST_FILES_FIRST in conftest.py)")
+    budgets = file_budgets()
+    terminalreporter.write_sep("=", "slowest test files (seconds, and the budget in tests/budgets.toml)")
     for name, seconds in sorted(_seconds_per_file.items(), key=lambda item: -item[1])[:25]:
-        terminalreporter.write_line(f"{seconds:8.1f}  {name}")
+        budget = budgets.get(Path(name).name)
+        terminalreporter.write_line(f"{seconds:8.1f}  {name}" + (f"  (budget {budget:g})" if budget else ""))
+    late = over_budget(_seconds_per_file, budgets)
+    terminalreporter.write_sep("=", f"test files over their budget: {len(late)}")
+    for line in late:
+        terminalreporter.write_line(line)

@@ -49,3 +49,23 @@ def test_nbgrader_glue_lives_in_vaecourse_nbg():
         if any(name.startswith(("nbgrader.preprocessors", "nbgrader.api.Gradebook")) for name in names):
             outside.append(str(path.relative_to(ROOT)))
     assert not outside, f"nbgrader glue outside vaecourse/nbg/: {outside}"
+
+
+def test_every_test_file_states_its_budget_and_every_budget_names_a_file():
+    """tests/budgets.toml: the seconds each test file may take in CI (conftest.py prints the files over it)."""
+    from conftest import file_budgets
+
+    budgets = file_budgets()
+    files = {path.name for path in (ROOT / "tests").glob("test_*.py")}
+    assert not files - set(budgets), f"state the budget of {sorted(files - set(budgets))} in tests/budgets.toml"
+    assert not set(budgets) - files, f"tests/budgets.toml names files that do not exist: {sorted(set(budgets) - files)}"
+    assert all(0 < seconds <= 600 for seconds in budgets.values()), budgets
+
+
+def test_the_files_over_budget_are_listed_with_their_overrun():
+    from conftest import over_budget
+
+    lines = over_budget({"tests/test_a.py": 12.0, "tests/test_b.py": 3.0, "tests/test_c.py": 1.0},
+                        {"test_a.py": 10, "test_b.py": 5})
+    assert lines == ["    12.0  tests/test_a.py: over its budget of 10 s by 2 s",
+                     "     1.0  tests/test_c.py: no budget in tests/budgets.toml"]

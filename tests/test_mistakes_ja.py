@@ -6,14 +6,21 @@ catalogues of tests/test_mistakes_NN.py, edits of the same code: the Japanese no
 English one's), beside a perfect submission. The perfect one gets full marks; each mistake costs
 points on its test; every message that says why (the visible check's, the grader-side verdict's) is
 in Japanese and names the exercise as the glossary does (演習 N.M); the feedback page is in Japanese.
+
+The same run holds the released Japanese notebook as handed in blank, and so proves of the Japanese
+edition what `nbgrader validate` proves of the English one (tests/test_validate.py): no graded cell
+of the answered notebook fails, every graded cell of the blank one does, and the released notebook's
+locked cells match their checksums. (Until 2026-12-07 tests/test_validate.py ran `nbgrader validate`
+on the Japanese masters as well: the same notebooks executed a second time.)
 """
 import importlib
 import re
 
 import pytest
-from harness import autograde, filled_student, page_text, secret_lines
+from harness import autograde, filled_student, load_student, page_text, secret_lines
+from nbgrader.utils import compute_checksum, is_grade, is_locked
 
-from vaecourse.masters import master_paths
+from vaecourse.masters import grade_id, master_paths
 from vaecourse.nbg.config import config_text
 from vaecourse.nbg.layout import notebook_path
 from vaecourse.nbg.run import run_nbgrader, tool_env
@@ -30,6 +37,25 @@ def first_mistake_of_each_exercise(catalogue) -> dict[str, str]:
     return first
 
 
+def assert_validates_both_ways(released, perfect, blank) -> None:
+    """What `nbgrader validate` and `validate --invert` check (nbgrader.validator.Validator), read from the
+    grading of the answered (`perfect`) and the blank notebook: no graded code cell of the first has an
+    error, every one of the second has; no locked cell of the released notebook differs from its checksum
+    and no graded cell changed its type."""
+    graded_cells = [grade_id(cell) for cell in released.cells if cell.cell_type == "code" and is_grade(cell)]
+    assert graded_cells
+    assert not {gid: perfect.errors[gid] for gid in graded_cells if gid in perfect.errors}, "graded cells fail"
+    passing = [gid for gid in graded_cells if gid not in blank.errors]
+    assert not passing, f"these tests pass on the blank Japanese notebook, so they test nothing: {passing}"
+    assert blank.total() == 0, {gid: s.score for gid, s in blank.scores.items() if s.score}
+    changed = [grade_id(cell) for cell in released.cells if is_locked(cell) and "checksum" in cell.metadata.nbgrader
+               and compute_checksum(cell) != cell.metadata.nbgrader.checksum]
+    assert not changed, f"the Japanese student version's locked cells differ from their checksums: {changed}"
+    retyped = [grade_id(cell) for cell in released.cells if cell.metadata.get("nbgrader", {}).get("cell_type")
+               not in (None, cell.cell_type)]
+    assert not retyped, retyped
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_the_japanese_edition_catches_a_mistake_in_every_exercise_in_japanese(notebook, tmp_path, offline_data,
@@ -38,7 +64,8 @@ def test_the_japanese_edition_catches_a_mistake_in_every_exercise_in_japanese(no
     keys = list(first_mistake_of_each_exercise(catalogue).values())
     replace = {catalogue.mistakes[key].cell: catalogue.edited_source(key) for key in keys}
     submissions = {"perfect": filled_student(notebook, lang="ja"),
-                   "mistakes": filled_student(notebook, replace, lang="ja")}
+                   "mistakes": filled_student(notebook, replace, lang="ja"),
+                   "blank": load_student(notebook, lang="ja")}
     monkeypatch.setenv("VAE_COURSE_CHECKPOINTS", str(tmp_path / "checkpoints"))
     (tmp_path / "course").mkdir()
     graded, log = autograde(notebook, submissions, tmp_path / "course", offline_data, lang="ja")
@@ -46,6 +73,7 @@ def test_the_japanese_edition_catches_a_mistake_in_every_exercise_in_japanese(no
 
     perfect = graded["perfect"]
     assert perfect.total() == perfect.max_total() == catalogue.full_marks, (perfect.errors, perfect.parts)
+    assert_validates_both_ways(load_student(notebook, lang="ja"), perfect, graded["blank"])
 
     mistakes = graded["mistakes"]
     number = int(notebook[:2])

@@ -2,16 +2,16 @@
 bottom (solutions filled in) in a fresh virtual environment holding only what Google Colab
 preinstalls. No clone, no upload, no install of this repository.
 
-The environment (`colab_venv`) is made once and kept in build/colab-venv (gitignored, removed
-by `make clean`): it holds exactly COLAB_PACKAGES, the packages Colab ships that the course
-uses, plus ipykernel and nbclient, which are there only to run the notebook's kernel (Colab
-runs its own). Installing torch with its CUDA libraries unpacks about 5 GB, which takes
-minutes; the folder is reused while its package list matches and rebuilt otherwise
-(VAE_COURSE_FRESH_VENV=1 forces a rebuild). It is a plain `python -m venv`, never
+The environment (`colab_venv`) is made once and kept in ~/.cache/vaecourse-tests/colab-venv (beside
+the wheel's venv of tests/installs.py, so that a fresh clone on the same machine reuses it: a
+rebuild per CI run proved nothing new): it holds exactly COLAB_PACKAGES, the packages Colab ships
+that the course uses, plus ipykernel and nbclient, which are there only to run the notebook's
+kernel (Colab runs its own). Installing torch with its CUDA libraries unpacks about 5 GB, which
+takes minutes; the folder is reused while its package list matches and nothing else was installed
+into it (`pip freeze` is compared), and rebuilt otherwise (VAE_COURSE_FRESH_VENV=1 forces a rebuild). It is a plain `python -m venv`, never
 --system-site-packages (that would hide a missing install), and a test proves that
 `import vaecourse` fails in it.
 """
-import fcntl
 import hashlib
 import json
 import os
@@ -26,7 +26,7 @@ import nbformat
 import pytest
 
 from harness import filled_student
-from installs import venv_env
+from installs import CACHE, locked, venv_env
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT_NOTEBOOKS = sorted(path.stem for path in (ROOT / "course").glob("[0-9][0-9]_*.ipynb"))
@@ -36,7 +36,7 @@ STUDENT_NOTEBOOKS = sorted(path.stem for path in (ROOT / "course").glob("[0-9][0
 COLAB_TORCH = os.environ.get("VAE_COURSE_COLAB_TORCH", "torch==2.14.1 torchvision==0.29.1").split()
 COLAB_PACKAGES = [*COLAB_TORCH, "numpy", "matplotlib", "ipywidgets", "tqdm"]
 KERNEL_PACKAGES = ["ipykernel", "nbclient"]  # only to run the kernel; Colab has its own
-VENV_DIR = ROOT / "build" / "colab-venv"
+VENV_DIR = CACHE / "colab-venv"
 READY = ".vaecourse-ready.json"
 
 # Run by the venv's own interpreter: executes one notebook with nbclient and writes the result.
@@ -49,6 +49,7 @@ from nbclient.exceptions import CellExecutionError
 source, target = sys.argv[1], sys.argv[2]
 nb = nbformat.read(source, as_version=4)
 client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=False,
+                        shutdown_kernel="immediate",  # killed after the last cell, as the grader does
                         resources={"metadata": {"path": "."}})
 try:
     client.execute()
@@ -96,9 +97,7 @@ def colab_venv() -> Path:
     """The python of a venv holding only COLAB_PACKAGES + KERNEL_PACKAGES (made once, then reused)."""
     key = hashlib.sha256(json.dumps([sys.version, COLAB_PACKAGES, KERNEL_PACKAGES]).encode()).hexdigest()
     python = VENV_DIR / "bin" / "python"
-    VENV_DIR.parent.mkdir(parents=True, exist_ok=True)
-    with open(VENV_DIR.parent / "colab-venv.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one builder at a time (pytest-xdist workers)
+    with locked(CACHE / "colab-venv.lock"):  # one builder at a time (pytest-xdist workers, two test runs)
         ready = VENV_DIR / READY
         reuse = False
         if ready.is_file() and python.is_file() and not os.environ.get("VAE_COURSE_FRESH_VENV"):

@@ -41,8 +41,10 @@ def run_notebook(nb, env: dict, cwd: Path, timeout: int | None = None, allow_err
     """
     from nbclient import NotebookClient  # imported here: seconds, and only the runners need it
 
+    # shutdown_kernel: killed once the last cell has run (asked to exit, the kernel took 1.4-2.5 s more; the
+    # notebook's outputs and files are all written by then: vaecourse/nbg/config.py KERNEL_SHUTDOWN)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
-                            resources={"metadata": {"path": str(cwd)}})
+                            shutdown_kernel="immediate", resources={"metadata": {"path": str(cwd)}})
     start = time.perf_counter()
     client.execute(env=env)  # the kernel process gets env, not this process's environment
     return time.perf_counter() - start

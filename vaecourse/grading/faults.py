@@ -303,7 +303,8 @@ def replay(nb, folder: Path, spec) -> MachineCheck:
         nb, config=config, kernel_manager_class=SandboxedKernelManager if sandboxed else AsyncKernelManager,
         timeout=config.Execute.timeout, iopub_timeout=config.Execute.iopub_timeout, interrupt_on_timeout=True,
         error_on_timeout={"ename": "CellTimeoutError", "evalue": "", "traceback": []}, allow_errors=True,
-        raise_on_iopub_timeout=False, resources={"metadata": {"path": str(folder)}}, log=log,
+        raise_on_iopub_timeout=False, shutdown_kernel=config.Execute.shutdown_kernel,
+        resources={"metadata": {"path": str(folder)}}, log=log,
         on_cell_start=witness.cell_started,
         on_cell_executed=lambda cell, cell_index, **_: took.__setitem__(cell_index, time.monotonic() - witness.started))
     try:

@@ -173,18 +173,19 @@ def _short_multiprocessing_tempdir() -> None:
         tempfile.tempdir = saved
 
 
+# What the job server imports once, before it forks a job (each job would pay these imports again).
+JOB_SERVER_PRELOAD = ["nbgrader.apps", "vaecourse.grading.jobs", "vaecourse.nbg.sandboxedexecute", "vaecourse.nbg.witness",
+                      "nbclient", "vaecourse.nbg.verdictexecute", "vaecourse.nbg.capoutput", "vaecourse.nbg.droplinks",
+                      "vaecourse.nbg.stderrnotcounted", "vaecourse.nbg.hidehiddentests", "vaecourse.nbg.showrubrics"]
+
+
 def _context():
     """A forkserver that has imported nbgrader once; every job is forked from it."""
     global _CONTEXT
     if _CONTEXT is None:
         _short_multiprocessing_tempdir()
         _CONTEXT = multiprocessing.get_context("forkserver")
-        _CONTEXT.set_forkserver_preload(["nbgrader.apps", "vaecourse.grading.jobs", "vaecourse.nbg.sandboxedexecute",
-                                         "vaecourse.nbg.witness", "nbclient",
-                                         "vaecourse.nbg.verdictexecute",
-                                         "vaecourse.nbg.capoutput", "vaecourse.nbg.droplinks",
-                                         "vaecourse.nbg.stderrnotcounted", "vaecourse.nbg.hidehiddentests",
-                                         "vaecourse.nbg.showrubrics"])
+        _CONTEXT.set_forkserver_preload(JOB_SERVER_PRELOAD)
     return _CONTEXT
 
 
