@@ -174,7 +174,7 @@ def _short_multiprocessing_tempdir() -> None:
 
 
 # What the job server imports once, before it forks a job (each job would pay these imports again).
-JOB_SERVER_PRELOAD = ["nbgrader.apps", "vaecourse.grading.jobs", "vaecourse.nbg.sandboxedexecute", "vaecourse.nbg.witness",
+JOB_SERVER_PRELOAD = ["vaecourse.grading.jobs", "nbgrader.apps", "vaecourse.nbg.sandboxedexecute", "vaecourse.nbg.witness",
                       "nbclient", "vaecourse.nbg.verdictexecute", "vaecourse.nbg.capoutput", "vaecourse.nbg.droplinks",
                       "vaecourse.nbg.stderrnotcounted", "vaecourse.nbg.hidehiddentests", "vaecourse.nbg.showrubrics"]
 

@@ -42,7 +42,7 @@ from vaecourse.grading.report import NEEDS_MANUAL, NOT_RUN, Row, fmt
 from vaecourse.masters import grade_id
 from vaecourse.nbg.gradebook import open_gradebook
 from vaecourse.nbg.layout import notebook_path
-from vaecourse.verdicts.core import MIME as VERDICT_MIME
+from vaecourse.verdicts.record import MIME as VERDICT_MIME
 
 FORMATS = ("canvas", "moodle")
 LMS_FILE = "exports/lms_grades.csv"

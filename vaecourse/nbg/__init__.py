@@ -17,4 +17,5 @@
 - `run`: nbgrader as a subprocess of this interpreter, with this interpreter's bin first
   on PATH (`tool_env`).
 - `gradebook`: `open_gradebook(db_url)`, with no lasting change to this process's environment.
+- `__main__`: `python -m vaecourse.nbg ARGS` is nbgrader's command line, started a second faster.
 """

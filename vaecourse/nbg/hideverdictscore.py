@@ -7,7 +7,7 @@ a bare `2.5` as the cell's output would only puzzle, so it goes. The autograded 
 """
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from vaecourse.verdicts.core import MIME
+from vaecourse.verdicts.record import MIME
 
 
 def is_verdict_score(output) -> bool:

@@ -43,7 +43,7 @@ from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from vaecourse.translation import localise, notebook_language
-from vaecourse.verdicts.core import MIME as VERDICT_MIME
+from vaecourse.verdicts.record import MIME as VERDICT_MIME
 
 MAX_CHECKED_CHARS = 500_000  # a rich output or a markdown cell longer than this is not parsed: it goes
 

@@ -14,7 +14,7 @@ dropped, anywhere in the notebook, and each judged test cell's outputs start wit
    first error or execute_result of a graded cell, so this one decides, whatever the kernel
    printed or raised after it; execute_results the kernel made in a test cell, whose code
    returns nothing, are dropped, so a student cannot send a score of their own), with the
-   parts as JSON under `vaecourse.verdicts.core.MIME`,
+   parts as JSON under `vaecourse.verdicts.record.MIME`,
 2. the report the student reads, one line per part,
 
 followed by what the cell itself printed (its visible check, for the student).
@@ -32,7 +32,7 @@ from vaecourse.masters import grade_id
 from vaecourse.nbg.config import TIMEOUT_ERRORS
 from vaecourse.translation import localise, notebook_language
 from vaecourse.translation.modules import translated
-from vaecourse.verdicts.core import MIME
+from vaecourse.verdicts.record import MIME
 
 
 WARM_UP = """

@@ -2,9 +2,13 @@
 number (`vaecourse/verdicts/elbo.py` for `04_elbo`), each defining `VERDICTS`, a tuple of
 `vaecourse.verdicts.core.Verdict`, one per graded test cell. core.py says how a verdict is run.
 """
-import importlib
+from __future__ import annotations
 
-from vaecourse.verdicts.core import Verdict
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # core imports torch; vaecourse.verdicts.record (the record's mime type) must not
+    from vaecourse.verdicts.core import Verdict
 
 
 def module_name(notebook: str) -> str:
