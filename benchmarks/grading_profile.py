@@ -41,9 +41,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 PROFILE = "profile.json"  # written by the job process into its job folder
-ORDER = ["kernel start", "course helpers cell (imports)", "student's answers", "course cells", "visible checks",
-         "warm-up", "probes (run in the kernel, judged here)", "kernel shutdown", "nbgrader bookkeeping (autograde)",
-         "feedback page (generate_feedback)", "job process (fork, config, result)", "grader around the job"]
+FEEDBACK = "feedback page (generate_feedback)"
+IN_AUTOGRADE = ["kernel start", "course helpers cell (imports)", "student's answers", "course cells", "visible checks",
+                "warm-up", "probes (run in the kernel, judged here)", "kernel shutdown"]  # timed inside autograde
+ORDER = [*IN_AUTOGRADE, "nbgrader bookkeeping (autograde)", FEEDBACK, "job process (fork, config, result)",
+         "grader around the job"]  # the table's rows; the last three are what is left of each enclosing total
 
 
 class Stopwatch:
@@ -60,11 +62,12 @@ class Stopwatch:
             yield
             return
         started = time.perf_counter()
-        self.inside += 0 if enclosing else 1
+        counted = 0 if enclosing else 1
+        self.inside += counted
         try:
             yield
         finally:
-            self.inside -= 0 if enclosing else 1
+            self.inside -= counted
             self.seconds[name] += time.perf_counter() - started
 
 
@@ -96,7 +99,6 @@ def profiled_job_main(job_dir: str, spec, grader_pid=None) -> None:
     from nbclient import NotebookClient
     from nbgrader.apps import NbGraderAPI
 
-    from vaecourse.grading import jobs
     from vaecourse.nbg.verdictexecute import VerdictExecute
     from vaecourse.nbg.witness import Witness
 
@@ -108,24 +110,27 @@ def profiled_job_main(job_dir: str, spec, grader_pid=None) -> None:
     timed(VerdictExecute, "_warm_up", watch, "warm-up")
     timed(VerdictExecute, "_apply", watch, "probes (run in the kernel, judged here)")
     timed(Witness, "autograde", watch, "autograde total", enclosing=True)  # NbGraderAPI.autograde, witnessed
-    timed(NbGraderAPI, "generate_feedback", watch, "feedback page (generate_feedback)")
+    timed(NbGraderAPI, "generate_feedback", watch, FEEDBACK)
     try:
-        jobs.ORIGINAL_JOB_MAIN(job_dir, spec, grader_pid)
+        _job_main(job_dir, spec, grader_pid)
     finally:
         watch.seconds["job process total"] = time.perf_counter() - entered
         Path(job_dir, PROFILE).write_text(json.dumps(watch.seconds))
 
 
+_job_main = None  # vaecourse.grading.jobs.job_main itself, set by profile_jobs (the forked job inherits it)
+
+
 def profile_jobs(course: Path, notebooks: list[str], isolation, data: str) -> tuple[dict, float, dict]:
     """Grade the course's one student with the phases timed: (phases per notebook, grade_class seconds, run_job seconds)."""
+    global _job_main
     from vaecourse.grading import jobs, runner
 
     for module in jobs.JOB_SERVER_PRELOAD:  # what the grading command's job server imports before it forks
         __import__(module)
-    jobs.ORIGINAL_JOB_MAIN = jobs.job_main
-    jobs.job_main = profiled_job_main
+    _job_main, jobs.job_main = jobs.job_main, profiled_job_main
     jobs._CONTEXT = multiprocessing.get_context("fork")  # forked from this process, which holds the wrappers' code
-    run_job_seconds, original_run_job = {}, jobs.run_job
+    profiles, run_job_seconds, original_run_job = {}, {}, jobs.run_job
 
     def run_job(job_dir, spec):
         started = time.perf_counter()
@@ -135,7 +140,7 @@ def profile_jobs(course: Path, notebooks: list[str], isolation, data: str) -> tu
             run_job_seconds[spec.assignment] = time.perf_counter() - started
             profile = Path(job_dir, PROFILE)
             if profile.is_file():
-                run_job_seconds[spec.assignment, "profile"] = json.loads(profile.read_text())
+                profiles[spec.assignment] = json.loads(profile.read_text())
 
     jobs.run_job = run_job
     started = time.perf_counter()
@@ -145,16 +150,14 @@ def profile_jobs(course: Path, notebooks: list[str], isolation, data: str) -> tu
     bad = [f"{o.assignment}: {o.status} {o.reason}" for o in outcomes if o.status != runner.GRADED]
     if bad:
         sys.exit("not graded: " + "; ".join(bad))
-    return {nb: run_job_seconds[nb, "profile"] for nb in notebooks}, total, {nb: run_job_seconds[nb] for nb in notebooks}
+    return profiles, total, run_job_seconds
 
 
 def phases_of(profile: dict, run_job_seconds: float) -> dict:
     """The table's rows for one notebook, from what its job process measured."""
-    rows = {name: profile.get(name, 0.0) for name in ORDER[:8]}
-    rows["feedback page (generate_feedback)"] = profile.get("feedback page (generate_feedback)", 0.0)
-    rows["nbgrader bookkeeping (autograde)"] = profile["autograde total"] - sum(rows[name] for name in ORDER[:8])
-    rows["job process (fork, config, result)"] = (profile["job process total"] - profile["autograde total"]
-                                                  - rows["feedback page (generate_feedback)"])
+    rows = {name: profile.get(name, 0.0) for name in [*IN_AUTOGRADE, FEEDBACK]}
+    rows["nbgrader bookkeeping (autograde)"] = profile["autograde total"] - sum(rows[name] for name in IN_AUTOGRADE)
+    rows["job process (fork, config, result)"] = profile["job process total"] - profile["autograde total"] - rows[FEEDBACK]
     rows["grader around the job"] = run_job_seconds - profile["job process total"]
     return rows
 
@@ -176,10 +179,9 @@ def main() -> int:
     isolation = Isolation.none("--no-sandbox") if args.no_sandbox else sandbox_or_refuse()
     print(f"notebooks: {', '.join(args.notebooks)}; one perfect submission each; {isolation.describe()}; data: {data}")
     with tempfile.TemporaryDirectory(prefix="vaecourse-profile-") as tmp:
-        course = Path(tmp) / "course"
-        for command in (["release", *args.notebooks], ["collect", "--folder", str(Path(tmp) / "class")]):
-            if command[0] == "collect":
-                write_complete_submissions(Path(tmp) / "class", args.notebooks, 1)
+        course, submissions = Path(tmp) / "course", Path(tmp) / "class"
+        write_complete_submissions(submissions, args.notebooks, 1)
+        for command in (["release", *args.notebooks], ["collect", "--folder", str(submissions)]):
             subprocess.run([sys.executable, "-m", "vaecourse.grade", "--course", str(course), *command],
                            check=True, capture_output=True, env=env)
         profiles, total, run_job_seconds = profile_jobs(course, args.notebooks, isolation, data)

@@ -419,7 +419,12 @@ def test_process_cap(isolation, layout, monkeypatch):
     parent = sandbox.PidsCgroup.parent() if isolation.process_cap == "pids cgroup" else None
     made = []  # the cgroups this test's kernel got (other test files' gradings make and remove their own meanwhile)
     original_init = sandbox.PidsCgroup.__init__
-    monkeypatch.setattr(sandbox.PidsCgroup, "__init__", lambda self, path: (made.append(path), original_init(self, path))[1])
+
+    def recording_init(self, path):
+        made.append(path)
+        original_init(self, path)
+
+    monkeypatch.setattr(sandbox.PidsCgroup, "__init__", recording_init)
     [out] = run_cells(manager(isolation, layout, process_limit=64), layout["job"], ["""
 import os, signal, time
 children = []

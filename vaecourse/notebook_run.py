@@ -41,10 +41,10 @@ def run_notebook(nb, env: dict, cwd: Path, timeout: int | None = None, allow_err
     """
     from nbclient import NotebookClient  # imported here: seconds, and only the runners need it
 
-    # shutdown_kernel: killed once the last cell has run (asked to exit, the kernel took 1.4-2.5 s more; the
-    # notebook's outputs and files are all written by then: vaecourse/nbg/config.py KERNEL_SHUTDOWN)
+    from vaecourse.nbg.config import KERNEL_SHUTDOWN  # killed once the last cell has run, as when grading
+
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
-                            shutdown_kernel="immediate", resources={"metadata": {"path": str(cwd)}})
+                            shutdown_kernel=KERNEL_SHUTDOWN, resources={"metadata": {"path": str(cwd)}})
     start = time.perf_counter()
     client.execute(env=env)  # the kernel process gets env, not this process's environment
     return time.perf_counter() - start
