@@ -7,11 +7,15 @@ Writes the simulated class of tests/simulated_class.py (perfect, blank, broken a
 submissions of each notebook), grades it with the grading command (sandbox on) in a temporary
 course folder whose verdict key is `--key` (so two versions draw the same inputs), and writes
 per student, notebook and graded cell: the score, the status, and the names of the verdict parts
-lost. `--compare` prints every difference between two such files and exits 1 if there is one.
+lost; and the sha256 of every file grading wrote that a person reads (each autograded notebook
+without Jupyter's execution times, each feedback page, and everything under exports/, written once
+per LMS layout: `export --lms-format canvas`, then moodle). `--compare` prints every difference
+between two such files and exits 1 if there is one.
 Run it from the checkout whose grader you measure (PYTHONPATH=that checkout).
 """
 import argparse
 import csv
+import hashlib
 import io
 import json
 import subprocess
@@ -54,10 +58,16 @@ def grade(out: Path, notebooks: list[str], jobs: int, key: str) -> None:
         rows = list(csv.DictReader(io.StringIO((course / "exports" / "grades.csv").read_text())))
         from harness import graded_outputs
 
+        digests = {path: sha256(text.encode()) for path, text in graded_outputs(course).items()}
+        for layout in ("canvas", "moodle"):
+            cli("export", "--lms-format", layout)
+            digests.update({f"{layout}:{path.relative_to(course)}": sha256(path.read_bytes())
+                            for path in sorted((course / "exports").rglob("*")) if path.is_file()})
+
         lost = {}
         import nbformat
 
-        from vaecourse.verdicts.core import MIME
+        from vaecourse.verdicts.record import MIME
         for path, text in graded_outputs(course).items():
             if not path.endswith(".ipynb"):
                 continue
@@ -69,8 +79,12 @@ def grade(out: Path, notebooks: list[str], jobs: int, key: str) -> None:
                         gid = cell.metadata.get("nbgrader", {}).get("grade_id", "?")
                         lost[f"{student}/{notebook}/{gid}"] = sorted(
                             p["name"] for p in record["parts"] if p["earned"] < p["points"])
-    out.write_text(json.dumps({"rows": rows, "lost_parts": lost}, indent=1, sort_keys=True) + "\n")
-    print(f"{len(rows)} rows, {len(lost)} judged cells -> {out}")
+    out.write_text(json.dumps({"rows": rows, "lost_parts": lost, "files": digests}, indent=1, sort_keys=True) + "\n")
+    print(f"{len(rows)} rows, {len(lost)} judged cells, {len(digests)} files -> {out}")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def compare(before: Path, after: Path) -> int:
@@ -81,7 +95,11 @@ def compare(before: Path, after: Path) -> int:
     for cell in sorted(set(a["lost_parts"]) | set(b["lost_parts"])):
         if a["lost_parts"].get(cell) != b["lost_parts"].get(cell):
             differences.append(f"{cell}: parts lost before {a['lost_parts'].get(cell)}, after {b['lost_parts'].get(cell)}")
-    print("\n".join(differences) or f"identical: {len(a['rows'])} rows, {len(a['lost_parts'])} judged cells")
+    files_a, files_b = a.get("files", {}), b.get("files", {})
+    differences += [f"{path}: {'only before' if path not in files_b else 'only after' if path not in files_a else 'bytes differ'}"
+                    for path in sorted(set(files_a) | set(files_b)) if files_a.get(path) != files_b.get(path)]
+    print("\n".join(differences) or f"identical: {len(a['rows'])} rows, {len(a['lost_parts'])} judged cells, "
+          f"{len(files_a)} files byte for byte")
     return 1 if differences else 0
 
 
