@@ -106,15 +106,13 @@ def probe_here(verdict, inputs: dict, namespace: dict) -> Outputs:
 
 def secret_lines(notebook: str, visible_text: str = "", min_length: int = 20) -> set[str]:
     """Lines no student may see (spaces collapsed): the grader-side probes and course helpers of the
-    notebook's verdicts, and any in-kernel hidden test line its master still holds; a line the
-    student's own notebook holds (visible_text) does not count."""
-    from vaecourse.masters import hidden_test_lines
+    notebook's verdicts (a master holds no hidden-test region: masters.check_no_hidden_tests); a line
+    the student's own notebook holds (visible_text) does not count."""
     from vaecourse.verdicts import verdicts_for
 
     lines = {" ".join(line.split()) for verdict in verdicts_for(notebook).values()
              for line in (verdict.probe + verdict.helpers).splitlines()}
-    lines = {line for line in lines if len(line) >= min_length and line not in visible_text}
-    return lines | hidden_test_lines(load_master(notebook), visible_text)
+    return {line for line in lines if len(line) >= min_length and line not in visible_text}
 
 
 def page_text(page_html: str) -> str:

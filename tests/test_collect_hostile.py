@@ -19,7 +19,7 @@ import pytest
 
 from harness import grading_env
 from vaecourse.grading import classroom, evidence
-from vaecourse.masters import SOLUTIONS_DIR
+from vaecourse.masters import solutions_dir
 
 NB = "01_mnist"
 ASSIGNMENTS = [NB, "04_elbo"]
@@ -38,7 +38,7 @@ def course(tmp_path) -> Path:
     for name in ASSIGNMENTS:
         folder = course / "source" / name
         folder.mkdir(parents=True)
-        (folder / f"{name}.ipynb").write_bytes((SOLUTIONS_DIR / f"{name}.ipynb").read_bytes())
+        (folder / f"{name}.ipynb").write_bytes((solutions_dir() / f"{name}.ipynb").read_bytes())
     return course
 
 

@@ -1,6 +1,5 @@
 """Unit tests of the grading command's parts that need no kernel: repair, feedback, output limits."""
 import copy
-import json
 
 import nbformat
 import pytest
@@ -8,9 +7,9 @@ from nbformat.v4 import new_code_cell, new_output
 
 from harness import grade_id, load_student, page_text
 from simulated_class import class_submissions, duplicated, filled, first_exercise, reordered, stripped_metadata, without_cell
-from vaecourse.masters import hidden_test_lines
+from vaecourse.masters import MasterError, check_no_hidden_tests
 from vaecourse.nbg.capoutput import CapOutput
-from vaecourse.nbg.hidehiddentests import HideHiddenTests
+from vaecourse.nbg.shorterrors import ShortErrors, error_line
 from vaecourse.nbg.stderrnotcounted import STDERR_LABEL, StderrNotCounted
 from vaecourse.grading.repair import CannotGrade, repair
 
@@ -117,27 +116,32 @@ def test_every_simulated_submission_is_repaired_or_refused_with_a_reason():
         assert exp.note in " ".join(result.notes), (student, result.notes)
 
 
-def test_feedback_hides_hidden_tests_and_tracebacks():
-    cell = new_code_cell('"""Checks f."""\nvisible_check()\n### BEGIN HIDDEN TESTS\nassert secret_value == 42\n'
-                         "### END HIDDEN TESTS\n")
+def test_feedback_errors_are_one_line_without_a_traceback():
+    cell = new_code_cell('"""Checks f."""\nvisible_check()\n')
     cell.metadata["nbgrader"] = {"grade": True, "grade_id": "test_f", "points": 3, "solution": False, "locked": True}
-    cell.outputs = [new_output("error", ename="AssertionError", evalue="Exercise 9.1 f: expected 42, got 41",
-                               traceback=["\x1b[31mTraceback\x1b[0m", "assert secret_value == 42", "AssertionError"])]
-    nb = nbformat.v4.new_notebook(cells=[cell])
-    nb, _ = HideHiddenTests().preprocess(nb, {})
-    text = json.dumps(nb)
-    assert "secret_value" not in text
-    assert "# hidden tests (part of this cell's 3 points): failed" in nb.cells[0].source
+    cell.outputs = [new_output("error", ename="AssertionError", evalue="\x1b[31mExercise 9.1 f: expected 42, got 41\x1b[0m",
+                               traceback=["\x1b[31mTraceback\x1b[0m", "helper_frame(secret_path)", "AssertionError"]),
+                    new_output("stream", name="stdout", text="checked 3 images\n")]
+    nb, _ = ShortErrors().preprocess(nbformat.v4.new_notebook(cells=[cell]), {})
     assert nb.cells[0].outputs[0].traceback == ["AssertionError: Exercise 9.1 f: expected 42, got 41"]
+    assert nb.cells[0].outputs[1].text == "checked 3 images\n"  # other outputs as they were
+    assert nb.cells[0].source == '"""Checks f."""\nvisible_check()\n'
+    bare = new_output("error", ename="KeyboardInterrupt", evalue="", traceback=["long", "trace"])
+    assert error_line(bare) == "KeyboardInterrupt"
 
 
-def test_hidden_test_lines_and_page_text():
-    master = nbformat.reads(json.dumps(nbformat.v4.new_notebook(cells=[new_code_cell(
-        "x = 1\n### BEGIN HIDDEN TESTS\nassert   compute(7) == 49, 'hidden'\n### END HIDDEN TESTS\n")])), as_version=4)
-    lines = hidden_test_lines(master)
-    assert lines == {"assert compute(7) == 49, 'hidden'"}
+def test_a_master_with_a_hidden_test_region_is_refused():
+    """The hidden tests are the grader's verdicts; a region left in a master would reach every feedback page."""
+    master = nbformat.v4.new_notebook(cells=[new_code_cell(
+        "x = 1\n### BEGIN HIDDEN TESTS\nassert compute(7) == 49\n### END HIDDEN TESTS\n")])
+    with pytest.raises(MasterError, match="code cell 0 holds a '### BEGIN HIDDEN TESTS' region.*vaecourse/verdicts/"):
+        check_no_hidden_tests(master, "09_vq_vae")
+    check_no_hidden_tests(nbformat.v4.new_notebook(cells=[new_code_cell("x = 1\n")]), "09_vq_vae")
+
+
+def test_page_text():
     page = '<span class="k">assert</span> <span class="n">compute</span>(7) == 49, &#39;hidden&#39;'
-    assert "assert compute(7) == 49, 'hidden'" in page_text(page)
+    assert page_text(page) == "assert compute(7) == 49, 'hidden'"
 
 
 def test_stderr_in_a_test_cell_is_kept_but_not_counted():
@@ -185,16 +189,3 @@ def test_a_killed_job_process_names_its_signal():
     assert "killed (signal 9: SIGKILL)" in died_reason(-9) and "out of memory" in died_reason(-9)
     assert "killed (signal 15: SIGTERM)" in died_reason(-15) and "memory" not in died_reason(-15)
     assert "exit code 1" in died_reason(1) and "memory" not in died_reason(1)
-
-
-def test_feedback_hides_outputs_that_quote_hidden_tests():
-    """Student code in the kernel can print the cells it runs (an IPython pre_run_cell hook)."""
-    test = new_code_cell("visible_check()\n### BEGIN HIDDEN TESTS\nassert secret_value(3) == 42\n### END HIDDEN TESTS\n")
-    test.metadata["nbgrader"] = {"grade": True, "grade_id": "test_f", "points": 3, "solution": False, "locked": True}
-    test.outputs = [new_output("stream", name="stdout", text="NEXT CELL: visible_check()\n    assert secret_value(3) == 42\n")]
-    later = new_code_cell("print(1)")
-    later.outputs = [new_output("execute_result", data={"text/plain": "'assert secret_value(3) == 42'"},
-                                execution_count=2)]
-    nb, _ = HideHiddenTests().preprocess(nbformat.v4.new_notebook(cells=[test, later]), {})
-    assert "secret_value" not in json.dumps(nb)
-    assert nb.cells[0].outputs[0].text == "NEXT CELL: visible_check()\n[a hidden test line, not shown]\n"

@@ -26,7 +26,7 @@ from harness import grading_env, load_student, page_text, secret_lines
 from hostile_attacks import ANSWER, ATTACKS, BLANK, TOP, attack_source
 from simulated_class import filled, first_exercise
 from test_grading_end_to_end import grade_cli, read_csv
-from vaecourse.masters import SOLUTIONS_DIR, STUDENT_DIR, grade_id, strip_markers
+from vaecourse.masters import STUDENT_DIR, grade_id, solutions_dir, strip_markers
 
 NOTEBOOKS = ["01_mnist", "02_encoder"]
 TIMESTAMP = "2026-11-01 12:00:00.000000 UTC"
@@ -82,7 +82,7 @@ def processes_in(folder: Path) -> list:
 def secrets(notebook: str) -> tuple[set[str], set[str]]:
     """(the grader's probe and hidden test lines, model-answer lines) of a notebook that its student
     version does not hold."""
-    master = nbformat.read(SOLUTIONS_DIR / f"{notebook}.ipynb", as_version=4)
+    master = nbformat.read(solutions_dir() / f"{notebook}.ipynb", as_version=4)
     student = nbformat.read(STUDENT_DIR / f"{notebook}.ipynb", as_version=4)
     student_text = " ".join(" ".join(cell.source.split()) for cell in student.cells)
     answers = {" ".join(line.split()) for cell in master.cells if cell.cell_type == "code"
@@ -171,8 +171,8 @@ def test_no_hidden_test_line_or_model_answer_reaches_any_feedback_or_output(host
             secret = hidden | (answers if wrote_no_answers(path.parts[-3]) else set())
             outputs = " ".join(" ".join(str(o).split()) for c in nbformat.read(path, as_version=4).cells
                                for o in c.get("outputs", []))
-            if path.parts[-3] != "hook_leak":  # printed from inside the kernel, by a hook: hidden from its
-                # feedback (HideHiddenTests) but not from the autograded notebook, which is the instructor's
+            if path.parts[-3] != "hook_leak":  # printed from inside the kernel, by a hook: kept out of its
+                # feedback page but not out of the autograded notebook, which is the instructor's
                 assert not [line for line in secret if line in outputs], path
 
 

@@ -26,7 +26,7 @@ from browser_helpers import LabServer
 from harness import grading_env, load_student
 from simulated_class import filled
 from vaecourse.grading import classroom, lms
-from vaecourse.masters import ROOT, SOLUTIONS_DIR
+from vaecourse.masters import ROOT, solutions_dir
 from vaecourse.nbg.gradebook import open_gradebook
 from vaecourse.nbg.layout import notebook_path
 from vaecourse.nbg.showrubrics import is_rubric_cell
@@ -388,7 +388,7 @@ def lms_course(tmp_path) -> tuple[Path, str]:
     for name in RELEASED:
         folder = course / "source" / name
         folder.mkdir(parents=True)
-        (folder / f"{name}.ipynb").write_bytes((SOLUTIONS_DIR / f"{name}.ipynb").read_bytes())
+        (folder / f"{name}.ipynb").write_bytes((solutions_dir() / f"{name}.ipynb").read_bytes())
     roster = tmp_path / "roster.csv"
     roster.write_text("id,first_name,last_name,lms_id\nalice,Alice,Archer,1001\nbob,Bob,Baker,\ncarol,Carol,Cooper,\n")
     db_url = classroom.default_db_url(course)
@@ -470,7 +470,7 @@ def test_lms_collect_keeps_collects_hardening(lms_course, tmp_path):
     course, db_url = lms_course
     folder = tmp_path / "canvas"
     folder.mkdir()
-    (folder / "archeralice_1001_55501_04_elbo.ipynb").symlink_to(SOLUTIONS_DIR / "04_elbo.ipynb")
+    (folder / "archeralice_1001_55501_04_elbo.ipynb").symlink_to(solutions_dir() / "04_elbo.ipynb")
     (folder / "bakerbob_1002_55502_04_elbo.ipynb").write_bytes(notebook("bob"))
     archive = tmp_path / "nested.zip"
     with zipfile.ZipFile(archive, "w") as zf:

@@ -325,7 +325,7 @@ def test_the_grading_configuration_runs_it_after_execution_and_before_the_feedba
         "DropLinks") > autograde_names.index("VerdictExecute")
     assert autograde_names.index("SanitizeOutputs") < autograde_names.index("SaveAutoGrades")
     feedback_names = [p.__name__ for p in c.GenerateFeedback.preprocessors]
-    assert feedback_names.index("SanitizeOutputs") > feedback_names.index("HideHiddenTests")
+    assert feedback_names.index("SanitizeOutputs") > feedback_names.index("ShortErrors")
     assert c.GenerateFeedback.exporter_class().sanitize_html
 
 

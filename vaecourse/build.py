@@ -1,11 +1,11 @@
 """Build the student course from the instructor masters: `make build` (or `python -m vaecourse.build`).
 
-    solutions/NN_name.ipynb   (master: solutions, hidden tests, rubrics; edited by hand)
+    solutions/NN_name.ipynb   (master: solutions, tests, rubrics; edited by hand)
         |  1. cells tagged `export` -> vaecourse/reference/name.py (later notebooks reuse them)
         |  2. the cell tagged `course-helpers` (lines `from vaecourse.X import ...`) is
         |     replaced by the source of those modules, so the notebook stands alone in Colab;
         |     Colab and Binder links are put at the top
-        |  3. nbgrader generate_assignment: solutions -> stubs, hidden tests removed
+        |  3. nbgrader generate_assignment: solutions -> stubs, model answers removed
         |  4. after each figure cell named in vaecourse/figures.py, a markdown cell showing the
         |     reference figure (figures/NAME.png, made by `make figures`) as an attachment
         v
@@ -30,7 +30,7 @@ from pathlib import Path
 import nbformat
 
 from vaecourse.bundling import bundle_master, helper_imports
-from vaecourse.figures import figure_problems, rerun_hint, with_reference_figures
+from vaecourse.figures import figure_messages, figure_problems, rerun_hint, with_reference_figures
 from vaecourse.links import BINDER_BADGE, COLAB_BADGE, binder_url, colab_url
 from vaecourse.masters import (EXPORT_TAG, FIGURES_DIR, README, REFERENCE_DIR, ROOT, STUDENT_DIR, MasterError, master_paths,
                                normalise, strip_markers, student_notebook, tags)
@@ -176,7 +176,7 @@ def build_outputs(only: list[str] | None = None) -> dict[Path, str]:
     readme = with_table(README.read_text(), readme_table(masters))
     outputs[README] = with_table(readme, verdicts_table(masters), VERDICTS_BEGIN, VERDICTS_END)
     # The translated editions: the catalogs re-extracted first, then the same masters in each language.
-    outputs.update(catalog_files(masters))
+    outputs.update(catalog_files(masters, figure_messages()))
     for lang in LANGUAGES:
         translated = {name: bundle_master(nb, name, sources, lang) for name, nb in masters.items()}
         students = generate_students({name: nb for name, nb in translated.items() if not only or name in only})

@@ -14,7 +14,7 @@ import nbformat
 
 from vaecourse.links import BINDER_BADGE, COLAB_BADGE, binder_url, colab_url
 from vaecourse.masters import (HELPERS_GRADE_ID, HELPERS_TAG, ROOT, MasterError, check_exercise_numbers,
-                               student_notebook, tags)
+                               check_no_hidden_tests, student_notebook, tags)
 from vaecourse.translation import SOURCE_LANGUAGE, localise, translator
 
 _IMPORT_RE = re.compile(r"^from (vaecourse(?:\.[A-Za-z_][A-Za-z0-9_]*)+) import .+$")
@@ -189,6 +189,7 @@ def bundle_master(nb, name: str, sources: dict[str, str], lang: str = SOURCE_LAN
 
     lang: the language of its words (translation/): its cells and the inlined helpers translated."""
     check_exercise_numbers(nb, name)
+    check_no_hidden_tests(nb, name)
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
         if HELPERS_TAG in tags(cell):

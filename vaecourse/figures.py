@@ -128,6 +128,17 @@ def png_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def figure_messages() -> tuple:
+    """The reference figures' words, for the package's catalog (translation/catalogs.py `package_messages`):
+    each figure's alt text and what to look for in it, and the manifest's description of the data the
+    figures were made on; (msgid, (file, line), comment) each."""
+    messages = [(msgid, ("vaecourse/figures.py", 1), f"reference figure {figure.file}")
+                for figure in FIGURES for msgid in (figure.alt, figure.look_for)]
+    if description := read_manifest().get("data", {}).get("description"):
+        messages.append((description, ("figures/manifest.json", 1), "reference figures: the data they were made on"))
+    return tuple(messages)
+
+
 def read_manifest(folder: Path = FIGURES_DIR) -> dict:
     path = folder / MANIFEST_NAME
     return json.loads(path.read_text()) if path.is_file() else {}

@@ -110,7 +110,7 @@ def grade_args(p) -> None:
     p.add_argument("--force", action="store_true", help="grade again what is already graded (default: off: a "
                    "notebook graded earlier from the same submitted bytes is kept, so a stopped run goes on where it stopped)")
     p.add_argument("--no-sandbox", action="store_true", help="run student code without the bubblewrap sandbox "
-                   "(default: off; only for trusted code: it can then read the hidden tests and change the gradebook)")
+                   "(default: off; only for trusted code: it can then read the solutions and the verdicts' key and change the gradebook)")
     p.add_argument("--dask", metavar="ADDRESS", help="grade on a Dask cluster instead: a scheduler (tcp://host:8786) "
                    "or local:N (a LocalCluster of N single-threaded workers); results equal a serial run "
                    "(default: none, this machine with --jobs)")
@@ -162,7 +162,8 @@ def export(course: Path, db_url: str, csv_path: Path | None = None, assignments:
 
 
 def regenerate_feedback(course: Path, db_url: str, assignments: list[str]) -> None:
-    """nbgrader generate_feedback (hidden tests hidden) for every graded notebook; not-graded pages kept."""
+    """nbgrader generate_feedback (vaecourse/nbg/config.py: no solutions, rubrics or verdict scores shown) for every
+    graded notebook; not-graded pages kept."""
     from vaecourse.grading.outcome import NOT_GRADED, read_status, write_not_graded_page
 
     for assignment in assignments:

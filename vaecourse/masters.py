@@ -9,8 +9,9 @@ their BEGIN/END regions, exercise numbers, and the canonical text of a generated
   fills notebooks on machines without it; tests/test_master_roles.py proves they agree):
   an answer cell is a solution cell, a test cell a graded code cell that is not a
   solution, a course cell a locked code cell that is neither.
-- Regions: `### BEGIN SOLUTION` / `### END SOLUTION` and `### BEGIN HIDDEN TESTS` /
-  `### END HIDDEN TESTS`, matched by one boundary pattern (`BOUNDARY`).
+- Regions: `### BEGIN SOLUTION` / `### END SOLUTION`, matched by one boundary pattern (`BOUNDARY`);
+  `### BEGIN HIDDEN TESTS` regions are refused (`check_no_hidden_tests`: the hidden tests are the
+  grader's verdicts, vaecourse/verdicts/).
 - Exercises: solution cell k of notebook NN is Exercise N.k; its stub is `STUB_TEMPLATE`,
   naming the def or class the solution sits in.
 """
@@ -41,9 +42,6 @@ class MasterError(RuntimeError):
 def solutions_dir() -> Path:
     """The masters' folder: $VAECOURSE_SOLUTIONS, else solutions/ beside the package."""
     return Path(os.environ.get("VAECOURSE_SOLUTIONS") or ROOT / "solutions")
-
-
-SOLUTIONS_DIR = solutions_dir()
 
 
 def figures_dir(solutions: Path | None = None) -> Path:
@@ -168,24 +166,6 @@ def strip_markers(source: str, kind: str = SOLUTION) -> str:
     return "\n".join(line for line, place in zip(lines, places(lines, kind)) if place not in (BEGIN, END))
 
 
-def hidden_test_lines(nb, visible_text: str = "", min_length: int = 12) -> set[str]:
-    """Source lines inside hidden-test regions of a master notebook that a student must not see.
-
-    Lines shorter than min_length and lines that also occur in `visible_text` (e.g. the
-    student notebook) are left out: they are not secret.
-    """
-    found = set()
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        lines = cell.source.splitlines()
-        for line, place in zip(lines, places(lines, HIDDEN_TESTS)):
-            text = " ".join(line.split())
-            if place == INSIDE and len(text) >= min_length and text not in visible_text:
-                found.add(text)
-    return found
-
-
 # ---------------------------------------------------------------- exercises
 
 # The stub a student sees in place of a solution; {exercise} and {name} are filled per cell.
@@ -215,6 +195,18 @@ def enclosing_name(lines: list[str], index: int) -> str:
 
 def exercise_stub(exercise: str, lines: list[str], index: int) -> str:
     return STUB_TEMPLATE.format(exercise=exercise, name=enclosing_name(lines, index))
+
+
+def check_no_hidden_tests(nb, name: str) -> None:
+    """A master holds no `### BEGIN HIDDEN TESTS` region: the hidden tests are judged in the grader
+    (vaecourse/verdicts/), out of the student code's reach, and the feedback pages no longer hide such
+    regions (nbg/shorterrors.py), so one left in a master would be shown to every student."""
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and has_region(cell.source, HIDDEN_TESTS):
+            raise MasterError(
+                f"{name}: code cell {index} holds a '### BEGIN HIDDEN TESTS' region. Hidden tests run in the "
+                f"grader: write the test as a Verdict in vaecourse/verdicts/ (CONTRIBUTING.md, 'Grader-side "
+                "verdicts') and remove the region.")
 
 
 def check_exercise_numbers(nb, name: str) -> None:

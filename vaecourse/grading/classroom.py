@@ -2,7 +2,7 @@
 
 - release: source/<name>/<name>.ipynb is made from the master exactly as the build makes
   it (`vaecourse.bundling.bundle_master` + `vaecourse.nbg.layout.write_course_source`), then `generate_assignment` fills the
-  gradebook with the graded cells and their hidden tests and writes release/<name>/, where
+  gradebook with the graded cells and their points and writes release/<name>/, where
   the reference figures (figures/ beside the masters' folder) are added as the build adds them.
   Assignment name == notebook name.
 - roster: a CSV with a column `id` (or `student_id`) and optional `first_name`,

@@ -5,8 +5,8 @@
     autograde --dask local:2                a LocalCluster of 2 single-threaded worker processes here
 
 A task runs `vaecourse.grading.jobs.run_job`, the code `--jobs` runs (repair is done before, in
-the main process; nbgrader autograde, the cell timeout, the notebook time limit and the feedback
-with the hidden tests hidden all happen on the worker). No shared filesystem is assumed: the job
+the main process; nbgrader autograde with the grader-side verdicts, the cell timeout, the notebook
+time limit and the feedback pages all happen on the worker). No shared filesystem is assumed: the job
 folder travels with the task as a tar archive (a few MB: the source, the repaired submission, a
 small sqlite gradebook) and only the outputs come back (OUTPUTS, capped at OUTPUT_LIMIT bytes).
 The main process unpacks them into the job folder and hands them to the runner, which merges

@@ -2,13 +2,13 @@
 
 A job grades one student's notebook. Its folder is a complete nbgrader course of its own:
 
-    source/<assignment>/<assignment>.ipynb          the released source (hidden tests included)
+    source/<assignment>/<assignment>.ipynb          the released source (solutions and rubrics included)
     submitted/<student>/<assignment>/<assignment>.ipynb   the repaired submission (+ timestamp.txt)
     gradebook.db                                    sqlite, the assignment's definitions only
 
 `run_job(job_dir, spec)` runs real nbgrader in a process forked from a server that has
-already imported it (nbgrader's autograde, witnessed: vaecourse/nbg/witness.py; then
-`generate_feedback` with the hidden tests hidden) and kills the process and its kernel at
+already imported it (nbgrader's autograde, witnessed: vaecourse/nbg/witness.py, with the
+grader-side verdicts judged after each test cell; then `generate_feedback`) and kills the process and its kernel at
 `spec.time_limit`. What a status may put down to the machine is established by the grader
 itself (vaecourse/grading/faults.py): its own load of the data folder on this machine before
 the first job, and, when a course cell ran past the cell timeout or a cell's output came late,
@@ -176,7 +176,7 @@ def _short_multiprocessing_tempdir() -> None:
 # What the job server imports once, before it forks a job (each job would pay these imports again).
 JOB_SERVER_PRELOAD = ["vaecourse.grading.jobs", "nbgrader.apps", "vaecourse.nbg.sandboxedexecute", "vaecourse.nbg.witness",
                       "nbclient", "vaecourse.nbg.verdictexecute", "vaecourse.nbg.capoutput", "vaecourse.nbg.droplinks",
-                      "vaecourse.nbg.stderrnotcounted", "vaecourse.nbg.hidehiddentests", "vaecourse.nbg.showrubrics"]
+                      "vaecourse.nbg.stderrnotcounted", "vaecourse.nbg.shorterrors", "vaecourse.nbg.showrubrics"]
 
 
 def _context():

@@ -115,7 +115,7 @@ def sandbox_or_refuse():
 def sandbox_problem(isolation) -> str:
     return (f"no sandbox for the students' code: {isolation.describe()}. Install bubblewrap "
             "(apt-get install bubblewrap), or grade without one with --no-sandbox: student code "
-            "can then read the hidden tests and change the gradebook")
+            "can then read the solutions and the verdicts' key and change the gradebook")
 
 
 # ---------------------------------------------------------------- preflight: what every job needs

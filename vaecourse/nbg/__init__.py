@@ -6,7 +6,7 @@
   written into a temporary course folder.
 - One preprocessor per module: `exercisestubs` (stubs that name the exercise),
   `capoutput` (output cut to a size), `stderrnotcounted` (stderr in a test cell is not
-  fatal), `hidehiddentests` (feedback without hidden tests), `droplinks` (no link a kernel left
+  fatal), `shorterrors` (feedback errors as one line, no traceback), `droplinks` (no link a kernel left
   is followed when nbgrader writes the autograded notebook), `foldhelpers` (feedback shows
   the course helpers as one line), `feedbacklabels` (feedback names each graded cell by its
   exercise; an answer not yet graded by hand is "to be graded", not 0), `showrubrics` (the

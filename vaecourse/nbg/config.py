@@ -15,8 +15,9 @@ What grading adds (`grading=True`), each a documented decision:
    nbgrader scores a test cell 0 when anything is written to stderr, so a correct
    exercise that emits a warning would lose the points of a test it passes. The stderr
    text is kept, moved to stdout under a label, so the student still sees the warning.
-3. Feedback never shows hidden tests (`HideHiddenTests`) nor the bare number a grader-side
-   verdict scored a cell with (`HideVerdictScore`; its report stays), and shows the bundled course
+3. Feedback shows each error as its one line, the check's message without a traceback
+   (`ShortErrors`), never the bare number a grader-side verdict scored a cell with
+   (`HideVerdictScore`; its report stays), and shows the bundled course
    helpers as one line (`FoldHelpers`): the page is about the student's work. Its index
    and headings name the exercises, and a written answer nobody has graded yet shows
    "to be graded", not 0 (`FeedbackLabels`, shown by the `FeedbackPage` exporter).
@@ -114,7 +115,7 @@ def _grading(c, max_output_chars: int) -> None:
     from vaecourse.nbg.feedbacklabels import FeedbackLabels
     from vaecourse.nbg.feedbackpage import FeedbackPage
     from vaecourse.nbg.foldhelpers import FoldHelpers
-    from vaecourse.nbg.hidehiddentests import HideHiddenTests
+    from vaecourse.nbg.shorterrors import ShortErrors
     from vaecourse.nbg.hiderubrics import HideRubrics
     from vaecourse.nbg.hideverdictscore import HideVerdictScore
     from vaecourse.nbg.sanitizeoutputs import SanitizeOutputs
@@ -129,7 +130,7 @@ def _grading(c, max_output_chars: int) -> None:
     c.CapOutput.max_chars = max_output_chars
     c.LimitOutput.max_lines = 200
     c.LimitOutput.max_traceback = 40
-    c.GenerateFeedback.preprocessors = [GetGrades, HideVerdictScore, HideRubrics, FeedbackLabels, FoldHelpers, HideHiddenTests,
+    c.GenerateFeedback.preprocessors = [GetGrades, HideVerdictScore, HideRubrics, FeedbackLabels, FoldHelpers, ShortErrors,
                                          SanitizeOutputs, CSSHTMLHeaderPreprocessor]
     c.GenerateFeedback.exporter_class = FeedbackPage
     # nbgrader's commands default to course_id "", a course the gradebook does not hold: sqlite

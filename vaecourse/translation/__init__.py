@@ -17,7 +17,6 @@ from vaecourse.translation.catalogs import LANGUAGES, LOCALES_DIR, translations
 from vaecourse.translation.literals import blank_magics, translate_source
 
 SOURCE_LANGUAGE = "en"
-LANGUAGE_NAMES = {"en": "English", "ja": "日本語"}
 
 
 def notebook_language(nb) -> str:

@@ -74,7 +74,9 @@ def notebook_messages(nb, name: str) -> dict[str, Message]:
     return messages
 
 
-def package_messages() -> dict[str, Message]:
+def package_messages(more: tuple = ()) -> dict[str, Message]:
+    """The package's messages: its modules' literals, then `more` ((msgid, (file, line), comment) each:
+    words that live outside the package's source, such as the reference figures', given by their owner)."""
     messages: dict[str, Message] = {}
     for module in PACKAGE_MODULES:
         for literal in message_literals((ROOT / module).read_text()):
@@ -82,24 +84,15 @@ def package_messages() -> dict[str, Message]:
     for module in MARKED_MODULES:
         for msgid in marked_literals((ROOT / module).read_text()):
             _add(messages, msgid, (module, 1), "course package: a page's words")
-    from vaecourse.figures import (  # the reference figures' words, shown under each
-        FIGURES,
-        read_manifest,
-    )
-
-    for figure in FIGURES:
-        for msgid in (figure.alt, figure.look_for):
-            _add(messages, msgid, ("vaecourse/figures.py", 1), f"reference figure {figure.file}")
-    description = read_manifest().get("data", {}).get("description")
-    if description:
-        _add(messages, description, ("figures/manifest.json", 1), "reference figures: the data they were made on")
+    for msgid, location, comment in more:
+        _add(messages, msgid, location, comment)
     return messages
 
 
-def domains(masters: dict) -> dict[str, dict[str, Message]]:
-    """Every catalog's messages, by domain (the master's name, or PACKAGE_DOMAIN)."""
+def domains(masters: dict, more: tuple = ()) -> dict[str, dict[str, Message]]:
+    """Every catalog's messages, by domain (the master's name, or PACKAGE_DOMAIN with `more`)."""
     found = {name: notebook_messages(nb, name) for name, nb in masters.items()}
-    found[PACKAGE_DOMAIN] = package_messages()
+    found[PACKAGE_DOMAIN] = package_messages(more)
     return found
 
 
@@ -138,11 +131,12 @@ def catalog_text(catalog: Catalog) -> str:
     return "".join(lines)
 
 
-def catalog_files(masters: dict) -> dict[Path, str]:
-    """Every catalog file of every language and its content after extraction (nothing written)."""
+def catalog_files(masters: dict, more: tuple = ()) -> dict[Path, str]:
+    """Every catalog file of every language and its content after extraction (nothing written);
+    `more`: package messages from outside the package's source (package_messages)."""
     files = {}
     for lang in LANGUAGES:
-        for domain, messages in domains(masters).items():
+        for domain, messages in domains(masters, more).items():
             files[catalog_path(lang, domain)] = catalog_text(merged_catalog(lang, domain, messages))
     return files
 
