@@ -1,6 +1,6 @@
 """The course on a CUDA machine, as a Colab student meets it: every notebook, first run and re-run.
 
-    python benchmarks/gpu_check.py                       # all ten, full mode, on the machine's GPU
+    python benchmarks/gpu_check.py                       # every notebook, full mode, on the machine's GPU
     python benchmarks/gpu_check.py --notebooks 05_training 06_latent_space
     python benchmarks/gpu_check.py --quick --allow-cpu   # the machinery itself, on a CPU (CI does this)
 
@@ -105,10 +105,10 @@ def run_notebook(nb, folder: Path, env: dict, timeout: int) -> tuple[float, list
     return seconds, errors, text
 
 
-def main(argv=None) -> int:
+def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--notebooks", nargs="+", default=NOTEBOOKS, choices=NOTEBOOKS, metavar="NAME",
-                        help="which notebooks (default: all ten)")
+                        help="which notebooks (default: every notebook of course/)")
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("VAE_COURSE_DATA", ROOT / "data")),
                         help="folder holding MNIST/raw (default: $VAE_COURSE_DATA, else data/)")
     parser.add_argument("--quick", action="store_true", help="quick mode (VAE_COURSE_QUICK=1): checks the machinery")
@@ -116,28 +116,18 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-train-speed", action="store_true", help="leave out step 4")
     parser.add_argument("--cell-timeout", type=int, default=1200, help="seconds per cell (default 1200)")
     parser.add_argument("--json", type=Path, default=None, help="also write the table to this file")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    import torch
 
-    if not torch.cuda.is_available() and not args.allow_cpu:
-        print("no CUDA device: this check is for a GPU machine (--allow-cpu runs it anyway)", file=sys.stderr)
-        return 2
-    if not (args.data / "MNIST" / "raw").is_dir():
-        print(f"no MNIST in {args.data}: run `make offline-data` (or set VAE_COURSE_DATA) first", file=sys.stderr)
-        return 2
-    where = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
-    print(f"torch {torch.__version__} on {where}, Python {sys.version.split()[0]}, "
-          f"{'quick' if args.quick else 'full'} mode, data {args.data}")
-
+def run_steps(args) -> dict:
+    """Steps 1 to 3: every notebook first run, re-run and (where it has one) literal; the table's rows."""
     rows = {name: {"notebook": name, "errors": []} for name in args.notebooks}
     with tempfile.TemporaryDirectory(prefix="vaecourse-gpu-check-") as tmp:
         env = {k: v for k, v in os.environ.items() if k not in ("VAE_COURSE_QUICK", "NBGRADER_EXECUTION")}
         env.update(VAE_COURSE_DATA=str(args.data.resolve()), VAE_COURSE_CHECKPOINTS=str(Path(tmp, "checkpoints")))
         if args.quick:
             env["VAE_COURSE_QUICK"] = "1"
-        runs = [("first run", None), ("re-run", None), ("literal", literal_edit)]
-        for step, make_edit in runs:
+        for step, make_edit in [("first run", None), ("re-run", None), ("literal", literal_edit)]:
             for name in args.notebooks:
                 edit = make_edit(name) if make_edit else None
                 if step == "literal" and edit is None:
@@ -149,19 +139,38 @@ def main(argv=None) -> int:
                 nbformat.write(nb, folder / f"{name}.ipynb")
                 rows[name][step] = round(seconds, 1)
                 rows[name]["errors"] += [f"{step}: {e}" for e in errors]
-                elbo = ELBO_LINE.findall(text)
-                if elbo:
+                if elbo := ELBO_LINE.findall(text):
                     rows[name].setdefault("test -ELBO", {})[step] = float(elbo[-1])
                 print(f"{step:9s} {name:32s} {seconds:7.1f} s  {'ok' if not errors else errors[0]}", flush=True)
+    return rows
 
+
+def train_speed(args, rows: dict, device: str) -> None:
+    """Step 4: benchmarks/train_speed.py on the device; its exit status joins the table's errors."""
+    print(f"\ntrain speed (benchmarks/train_speed.py --device {device}):", flush=True)
+    speed = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "train_speed.py"), "--device", device,
+                            "--data", str(args.data)])
+    if speed.returncode:
+        rows.setdefault("train_speed", {"notebook": "train_speed.py", "errors": []})["errors"].append(
+            f"exit status {speed.returncode}")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import torch
+
+    if not torch.cuda.is_available() and not args.allow_cpu:
+        print("no CUDA device: this check is for a GPU machine (--allow-cpu runs it anyway)", file=sys.stderr)
+        return 2
+    if not (args.data / "MNIST" / "raw").is_dir():
+        print(f"no MNIST in {args.data}: run `make offline-data` (or set VAE_COURSE_DATA) first", file=sys.stderr)
+        return 2
+    where = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+    print(f"torch {torch.__version__} on {where}, Python {sys.version.split()[0]}, "
+          f"{'quick' if args.quick else 'full'} mode, data {args.data}")
+    rows = run_steps(args)
     if not (args.quick or args.skip_train_speed):
-        print("\ntrain speed (benchmarks/train_speed.py --device cuda --epochs 1):", flush=True)
-        speed = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "train_speed.py"), "--device",
-                                "cuda" if torch.cuda.is_available() else "cpu", "--data", str(args.data)])
-        if speed.returncode:
-            rows.setdefault("train_speed", {"notebook": "train_speed.py", "errors": []})["errors"].append(
-                f"exit status {speed.returncode}")
-
+        train_speed(args, rows, "cuda" if torch.cuda.is_available() else "cpu")
     print(table(rows.values()))
     if args.json:
         args.json.write_text(json.dumps(list(rows.values()), indent=1))
