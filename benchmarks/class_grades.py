@@ -67,18 +67,16 @@ def grade(out: Path, notebooks: list[str], jobs: int, key: str) -> None:
         lost = {}
         import nbformat
 
-        from vaecourse.verdicts.record import MIME
+        from vaecourse.verdicts.record import CellResult
         for path, text in graded_outputs(course).items():
             if not path.endswith(".ipynb"):
                 continue
             _, student, notebook, _ = Path(path).parts
             for cell in nbformat.reads(text, as_version=4).cells:
                 for output in cell.get("outputs", []):
-                    record = output.get("data", {}).get(MIME)
-                    if isinstance(record, dict) and "parts" in record:
+                    if result := CellResult.from_output(output):
                         gid = cell.metadata.get("nbgrader", {}).get("grade_id", "?")
-                        lost[f"{student}/{notebook}/{gid}"] = sorted(
-                            p["name"] for p in record["parts"] if p["earned"] < p["points"])
+                        lost[f"{student}/{notebook}/{gid}"] = sorted(p.name for p in result.lost)
     out.write_text(json.dumps({"rows": rows, "lost_parts": lost, "files": digests}, indent=1, sort_keys=True) + "\n")
     print(f"{len(rows)} rows, {len(lost)} judged cells, {len(digests)} files -> {out}")
 

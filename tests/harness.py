@@ -10,7 +10,7 @@ import copy
 import html
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import nbformat
@@ -21,8 +21,8 @@ from vaecourse.nbg.gradebook import open_gradebook
 from vaecourse.nbg.config import config_text
 from vaecourse.nbg.layout import write_course_source
 from vaecourse.nbg.run import run_nbgrader, tool_env
-from vaecourse.verdicts.core import MIME as VERDICT_MIME
 from vaecourse.verdicts.core import Outputs
+from vaecourse.verdicts.record import CellResult
 
 
 def load_master(name: str):
@@ -132,8 +132,8 @@ def errors_and_parts(path: Path) -> tuple[dict[str, str], dict[str, list]]:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 errors[grade_id(cell) or cell.get("id", "?")] = f"{output.ename}: {output.evalue}"
-            if output.get("output_type") == "execute_result" and VERDICT_MIME in output.get("data", {}):
-                parts[grade_id(cell)] = output["data"][VERDICT_MIME]["parts"]
+            if result := CellResult.from_output(output):
+                parts[grade_id(cell)] = [asdict(part) for part in result.parts]
     return errors, parts
 
 

@@ -38,7 +38,7 @@ from vaecourse.grading.outcome import not_graded_page
 from vaecourse.masters import ROOT, grade_id
 from vaecourse.nbg.capoutput import CapOutput
 from vaecourse.nbg.config import configure
-from vaecourse.nbg.hideverdictscore import is_verdict_score
+from vaecourse.verdicts.record import is_result_output
 from vaecourse.nbg.layout import notebook_path
 from vaecourse.nbg.run import run_nbgrader, tool_env
 from vaecourse.nbg.sanitizeoutputs import (
@@ -275,7 +275,7 @@ def test_benign_outputs_are_kept_as_they_were():
     sanitize_notebook(nb)
     kept = next(cell for cell in nb.cells if cell.source == "# benign").outputs
     assert kept == list(benign_outputs().values())
-    assert is_verdict_score(kept[-1]), "HideVerdictScore and the exports still find the grader's verdict"
+    assert is_result_output(kept[-1]), "HideVerdictScore and the exports still find the grader's verdict"
     page = formgrader_page(nb)
     assert PLAIN in page and "<td>4711</td>" in page and r"\alpha_{4711}" in page
 

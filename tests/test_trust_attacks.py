@@ -65,7 +65,7 @@ from trust_attacks import (
 
 from vaecourse.masters import grade_id
 from vaecourse.verdicts import verdicts_for
-from vaecourse.verdicts.core import MIME
+from vaecourse.verdicts.record import CellResult
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMON = ["--cell-timeout", "30", "--time-limit", "300", "--no-progress"]
@@ -147,8 +147,8 @@ def verdict_parts(nb) -> dict[str, dict[str, float]]:
     for cell in (nb.cells if nb is not None else []):
         if grade_id(cell) in FUNCTION_TESTS:
             for output in cell.get("outputs", []):
-                if output.get("output_type") == "execute_result" and MIME in output.get("data", {}):
-                    parts[grade_id(cell)] = {p["name"]: p["earned"] for p in output["data"][MIME]["parts"]}
+                if result := CellResult.from_output(output):
+                    parts[grade_id(cell)] = {p.name: p.earned for p in result.parts}
                     break
     return parts
 
@@ -157,8 +157,8 @@ def part_messages(nb, gid: str) -> dict[str, str]:
     for cell in (nb.cells if nb is not None else []):
         if grade_id(cell) == gid:
             for output in cell.get("outputs", []):
-                if output.get("output_type") == "execute_result" and MIME in output.get("data", {}):
-                    return {p["name"]: p["message"] for p in output["data"][MIME]["parts"] if p["earned"] < p["points"]}
+                if result := CellResult.from_output(output):
+                    return {p.name: p.message for p in result.lost}
     return {}
 
 

@@ -42,7 +42,7 @@ from vaecourse.grading.report import NEEDS_MANUAL, NOT_RUN, Row, fmt
 from vaecourse.masters import grade_id
 from vaecourse.nbg.gradebook import open_gradebook
 from vaecourse.nbg.layout import notebook_path
-from vaecourse.verdicts.record import MIME as VERDICT_MIME
+from vaecourse.verdicts.record import CellResult, is_result_output
 
 FORMATS = ("canvas", "moodle")
 LMS_FILE = "exports/lms_grades.csv"
@@ -203,12 +203,10 @@ def failure_messages(course: Path, student: str, assignment: str) -> dict[str, s
     out = {}
     for cell in nb.cells:
         for output in cell.get("outputs", []) if grade_id(cell) else []:
-            if output.get("output_type") == "execute_result" and VERDICT_MIME in output.get("data", {}):
-                lost = [p for p in output["data"][VERDICT_MIME].get("parts", []) if p["earned"] < p["points"]]
-                if lost:
-                    first = (str(lost[0].get("message", "")).strip().splitlines() or [""])[0]
-                    more = f" (and {len(lost) - 1} more part{'s' * (len(lost) > 2)})" if len(lost) > 1 else ""
-                    out[grade_id(cell)] = f"{lost[0]['name']}: {first}{more}"
+            if is_result_output(output):
+                if result := CellResult.from_output(output):
+                    if why := result.why_lost():
+                        out[grade_id(cell)] = why
                 break
             if output.get("output_type") == "error":
                 first = (str(output.get("evalue", "")).strip().splitlines() or [""])[0]

@@ -7,15 +7,11 @@ a bare `2.5` as the cell's output would only puzzle, so it goes. The autograded 
 """
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from vaecourse.verdicts.record import MIME
-
-
-def is_verdict_score(output) -> bool:
-    return output.get("output_type") == "execute_result" and MIME in output.get("data", {})
+from vaecourse.verdicts.record import is_result_output
 
 
 class HideVerdictScore(NbGraderPreprocessor):
     def preprocess_cell(self, cell, resources, cell_index):
         if cell.cell_type == "code":
-            cell.outputs = [output for output in cell.get("outputs", []) if not is_verdict_score(output)]
+            cell.outputs = [output for output in cell.get("outputs", []) if not is_result_output(output)]
         return cell, resources

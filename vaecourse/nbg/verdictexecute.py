@@ -32,7 +32,7 @@ from vaecourse.masters import grade_id
 from vaecourse.nbg.config import TIMEOUT_ERRORS
 from vaecourse.translation import localise, notebook_language
 from vaecourse.translation.modules import translated
-from vaecourse.verdicts.record import MIME
+from vaecourse.verdicts.record import MIME, CellResult
 
 
 WARM_UP = """
@@ -109,11 +109,7 @@ class VerdictExecute(Execute):
         else:
             outputs = core.read_outputs(self._run_beside(core.probe_source(verdict, inputs), index, cell))
         results = core.judge(verdict, inputs, outputs, self.timeout)
-        total = core.score(results)
-        parts = [{"name": r.name, "points": r.points, "earned": r.earned, "message": r.message} for r in results]
-        verdict_output = nbformat.v4.new_output(
-            "execute_result", data={"text/plain": repr(float(total)), MIME: {"parts": parts}},
-            execution_count=cell.get("execution_count"))
+        verdict_output = nbformat.from_dict(CellResult(tuple(results)).to_output(cell.get("execution_count")))
         report_output = nbformat.v4.new_output("stream", name="stdout", text=core.report(verdict, results))
         self._decided[index] = (verdict_output, report_output)
 

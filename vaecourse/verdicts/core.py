@@ -36,7 +36,7 @@ import torch
 
 from vaecourse.checking import CheckFailed
 from vaecourse.verdicts import kernel_probe
-from vaecourse.verdicts.record import MIME  # the record's type (record.py: no torch), named here too
+from vaecourse.verdicts.record import MIME, CellResult, PartResult  # the result model (record.py: no torch), named here too
 from vaecourse.nbg.config import TIMEOUT_ERRORS
 
 MAX_ITEMS = 2_000_000  # values per array a probe may send back (a (B, 1, 28, 28) batch is B * 784)
@@ -324,14 +324,6 @@ def read_outputs(outputs: list) -> Outputs:
 
 # ---------------------------------------------------------------- the verdict
 
-@dataclass(frozen=True)
-class PartResult:
-    name: str
-    points: float
-    earned: float
-    message: str = ""  # why it was not earned
-
-
 def judge(verdict: Verdict, inputs: dict, outputs: Outputs, timeout: float | None = None) -> list[PartResult]:
     """Each part's points, judged in this process on what the kernel sent back."""
     case = Case(verdict, inputs, outputs, timeout)
@@ -351,7 +343,7 @@ def judge(verdict: Verdict, inputs: dict, outputs: Outputs, timeout: float | Non
 
 
 def score(results: list[PartResult]) -> float:
-    return round(sum(r.earned for r in results), 6)
+    return CellResult(tuple(results)).score
 
 
 REPORT_TITLE = "Graded by the course outside your notebook, on inputs drawn when it was graded"
