@@ -4,7 +4,8 @@
 (vaecourse.sandbox.kernel_env) plus TOY_ISOLATION=1, and appends every command it wraps to a file.
 It is handed to the grading command's own code (vaecourse.grading.runner.grade_class), whose
 jobs run in processes of their own (vaecourse/grading/jobs.py): the JobSpec carries the backend
-there, and the kernel manager rebuilds it from its record. The perfect 01_mnist submission must
+there (unpickling it imports this module, which registers it: tests/ is on the job server's sys.path),
+and the kernel manager rebuilds it from its record. The perfect 01_mnist submission must
 get its full score from a kernel started through the toy backend, and the grader's words about
 its isolation must name it. Budget (tests/budgets.toml): 95 s (62 s measured), nearly all of it the one grading.
 """
