@@ -171,12 +171,12 @@ def main() -> int:
 
     from vaecourse.grading.runner import sandbox_or_refuse
     from vaecourse.nbg.run import tool_env
-    from vaecourse.sandbox import Isolation
+    from vaecourse.isolation import NoIsolation
 
     data = os.environ.get("VAE_COURSE_DATA", str(ROOT / "data"))
     env = tool_env({"VAE_COURSE_DATA": data, "PYTHONPATH": str(ROOT)})
     env.pop("NBGRADER_EXECUTION", None)
-    isolation = Isolation.none("--no-sandbox") if args.no_sandbox else sandbox_or_refuse()
+    isolation = NoIsolation("--no-sandbox") if args.no_sandbox else sandbox_or_refuse()
     print(f"notebooks: {', '.join(args.notebooks)}; one perfect submission each; {isolation.describe()}; data: {data}")
     with tempfile.TemporaryDirectory(prefix="vaecourse-profile-") as tmp:
         course, submissions = Path(tmp) / "course", Path(tmp) / "class"

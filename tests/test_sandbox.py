@@ -6,6 +6,7 @@ skip, unless VAE_COURSE_REQUIRE_SANDBOX is set (CI sets it and installs bubblewr
 missing sandbox fails them.
 """
 import asyncio
+import dataclasses
 import os
 import shutil
 import socket
@@ -23,7 +24,8 @@ from traitlets.config import Config
 
 from vaecourse import sandbox
 from vaecourse.nbg.sandboxedexecute import configure_nbgrader, sandboxed_execute_class
-from vaecourse.sandbox import Isolation, Limits, SandboxedKernelManager, probe
+from vaecourse.isolation import IsolationBackend, NoIsolation
+from vaecourse.sandbox import Bubblewrap, Limits, SandboxedKernelManager, probe
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL_START_S = 120
@@ -44,7 +46,7 @@ def layout(tmp_path):
     return {"job": job, "course": course, "data": data, "tmp": tmp_path}
 
 
-def manager(isolation: Isolation, layout, **overrides) -> SandboxedKernelManager:
+def manager(isolation: IsolationBackend, layout, **overrides) -> SandboxedKernelManager:
     config = Config()
     configure_nbgrader(config, isolation, data_dir=layout["data"])
     km = SandboxedKernelManager(kernel_name="python3", config=config)
@@ -85,20 +87,20 @@ def run_cells(km: SandboxedKernelManager, cwd: Path, cells: list[str], timeout: 
 # ---------------------------------------------------------------- unit tests (no kernel)
 
 def test_describe_says_what_is_isolated():
-    full = Isolation(bwrap="/usr/bin/bwrap", namespaces=("mount", "user", "pid", "net", "ipc", "uts"),
+    full = Bubblewrap(bwrap="/usr/bin/bwrap", namespaces=("mount", "user", "pid", "net", "ipc", "uts"),
                      limits=Limits(memory=4 * sandbox.GiB, file_size=100_000_000, processes=64,
                                    tmp_size=256 * sandbox.MiB), process_cap="pids cgroup")
     assert full.available
     assert full.describe() == (
         "bubblewrap: own user/PID/network/IPC/UTS namespaces, read-only system, no network, "
         "private /tmp (256 MiB), memory cap 4 GiB per process, file cap 100 MB, process cap 64 (pids cgroup)")
-    no_cap = Isolation(bwrap="/usr/bin/bwrap", namespaces=("mount", "pid", "net", "ipc"), limits=Limits())
+    no_cap = Bubblewrap(bwrap="/usr/bin/bwrap", namespaces=("mount", "pid", "net", "ipc"), limits=Limits())
     text = no_cap.describe()
     assert text.startswith("bubblewrap: own PID/network/IPC namespaces, root without capabilities")
     assert "no process cap" in text and "memory cap 6 GiB per process" in text
-    assert Isolation.none("--no-sandbox").describe() == (
+    assert NoIsolation("--no-sandbox").describe() == (
         "no sandbox (--no-sandbox): student code can read and write everything the grader can")
-    missing_net = Isolation(bwrap="/usr/bin/bwrap", namespaces=("mount", "pid", "ipc"), reason="no net")
+    missing_net = Bubblewrap(bwrap="/usr/bin/bwrap", namespaces=("mount", "pid", "ipc"), reason="no net")
     assert not missing_net.available and missing_net.describe().startswith("no sandbox (no net)")
 
 
@@ -113,7 +115,7 @@ def test_probe_without_bwrap(monkeypatch):
 
 
 def test_bwrap_command_shows_only_what_it_must(tmp_path):
-    iso = Isolation(bwrap="bwrap", namespaces=("mount", "user", "pid", "net", "ipc", "uts"), limits=Limits())
+    iso = Bubblewrap(bwrap="bwrap", namespaces=("mount", "user", "pid", "net", "ipc", "uts"), limits=Limits())
     cmd = sandbox.bwrap_command(iso, ["python", "-c", "pass"], writable=[str(tmp_path)], cwd=str(tmp_path),
                                 read_only=["/data"], env={"VAE_COURSE_QUICK": "1"})
     joined = " ".join(cmd)
@@ -128,7 +130,7 @@ def test_bwrap_command_shows_only_what_it_must(tmp_path):
         cmd[cmd.index("VAE_COURSE_QUICK") - 1:cmd.index("VAE_COURSE_QUICK") + 2]
     assert cmd[-4:] == ["--", "python", "-c", "pass"]
     with pytest.raises(RuntimeError, match="no sandbox"):
-        sandbox.bwrap_command(Isolation.none("test"), ["true"], writable=[], cwd="/")
+        sandbox.bwrap_command(NoIsolation("test"), ["true"], writable=[], cwd="/")
 
 
 def test_probe_finds_the_sandbox(isolation):
@@ -371,7 +373,7 @@ def test_sockets_folder_in_workdir_or_short_temp(isolation, tmp_path):
     deep.mkdir(parents=True)
     try:
         for work, inside in ((short, True), (deep, False)):
-            km = SandboxedKernelManager(kernel_name="python3", namespaces=list(isolation.namespaces))
+            km = SandboxedKernelManager(kernel_name="python3", backend=isolation.record())
             [out] = run_cells(km, work, ["import os; print(os.getcwd())"])
             assert out["stdout"] == f"{work}\n"
             assert km.connection_file.startswith(str(work) + "/") == inside, km.connection_file
@@ -425,7 +427,8 @@ def test_process_cap(isolation, layout, monkeypatch):
         original_init(self, path)
 
     monkeypatch.setattr(sandbox.PidsCgroup, "__init__", recording_init)
-    [out] = run_cells(manager(isolation, layout, process_limit=64), layout["job"], ["""
+    capped = dataclasses.replace(isolation, limits=dataclasses.replace(isolation.limits, processes=64))
+    [out] = run_cells(manager(capped, layout), layout["job"], ["""
 import os, signal, time
 children = []
 try:
@@ -527,7 +530,7 @@ def test_nbgrader_execute_runs_in_the_sandbox(isolation, layout, monkeypatch):
 
 def test_configure_without_sandbox_changes_nothing():
     config = Config()
-    text = configure_nbgrader(config, Isolation.none("--no-sandbox"), data_dir="/data")
+    text = configure_nbgrader(config, NoIsolation("--no-sandbox"), data_dir="/data")
     assert text.startswith("no sandbox (--no-sandbox)")
     assert "autograde_preprocessors" not in config.Autograde
     assert "SandboxedKernelManager" not in config
@@ -542,15 +545,16 @@ def test_configure_replaces_execute_in_the_grading_list():
     config = Config()
     configure(config, grading=True, cell_timeout=30)
     before = list(config.Autograde.autograde_preprocessors)
-    iso = Isolation(bwrap="/usr/bin/bwrap", namespaces=("mount", "user", "pid", "net", "ipc"),
+    iso = Bubblewrap(bwrap="/usr/bin/bwrap", namespaces=("mount", "user", "pid", "net", "ipc"),
                     limits=Limits(memory=5 * sandbox.GiB, processes=100), process_cap="pids cgroup")
     configure_nbgrader(config, iso, data_dir="/srv/mnist", env={"VAE_COURSE_QUICK": "1"})
     after = config.Autograde.autograde_preprocessors
     assert after[0] is sandboxed_execute_class() and issubclass(after[0], Execute)
     assert after[1:] == before[1:]
     km = SandboxedKernelManager(config=config)
-    assert (km.memory_limit, km.process_limit, km.pids_cgroup) == (5 * sandbox.GiB, 100, True)
-    assert km.namespaces == ["mount", "user", "pid", "net", "ipc"] and km.workdir == ""
+    assert km.isolation == iso  # the limits, process cap and namespaces, through the backend's record
+    assert (km.isolation.limits.memory, km.isolation.limits.processes) == (5 * sandbox.GiB, 100)
+    assert km.isolation.namespaces == ("mount", "user", "pid", "net", "ipc") and km.workdir == ""
     assert km.read_only == ["/srv/mnist"]
     assert km.env == {"VAE_COURSE_QUICK": "1", "VAE_COURSE_DATA": "/srv/mnist"}
     assert km.transport == "ipc"

@@ -248,12 +248,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _preflight(args):
-    """What every grading job needs (vaecourse.grading.runner.preflight): the sandbox's Isolation, or CourseError."""
+    """What every grading job needs (vaecourse.grading.runner.preflight): the sandbox's isolation backend
+    (vaecourse.isolation), or CourseError."""
     from vaecourse.grading.runner import preflight
-    from vaecourse.sandbox import Isolation
+    from vaecourse.isolation import NoIsolation
 
     isolation = preflight(sandbox=not args.no_sandbox, data_required=not args.dask)
-    return Isolation.none("--no-sandbox") if args.no_sandbox else isolation
+    return NoIsolation("--no-sandbox") if args.no_sandbox else isolation
 
 
 def _write_config(course: Path, db: str | None) -> None:

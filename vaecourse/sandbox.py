@@ -1,21 +1,26 @@
 """Kernel isolation for grading: student code runs in a bubblewrap sandbox (issue 13).
 
 Student code runs in the kernel that nbgrader's tests run in, so it must be assumed hostile.
-This module is the one home of kernel isolation:
+This module is the course's isolation backend, bubblewrap, and the kernel manager that starts
+kernels through any backend (the seam, `IsolationBackend` and its registry, is
+vaecourse/isolation.py: another isolation is one new class there, registered with
+`@register_backend`):
 
 * `probe()` tries, on this machine, each namespace the sandbox uses and each resource limit,
-  and returns an `Isolation` that says what is really available (`describe()` is one line
-  for the grading log). `Isolation.none(reason)` is the honest `--no-sandbox` answer.
-* `SandboxedKernelManager` is a jupyter_client `AsyncKernelManager` that starts the kernel
-  under `bwrap`: own user (no capabilities), PID, network, IPC and UTS namespaces; an
-  empty root holding only the interpreter, its site-packages, the system libraries, the
-  read-only paths it is given (the MNIST folder), one writable working folder (the
-  notebook's) and a private size-capped /tmp. The kernel talks ZMQ over unix sockets
+  and returns a `Bubblewrap` that says what is really available (`describe()` is one line
+  for the grading log), or `NoIsolation(reason)` saying why there is none; `NoIsolation("--no-sandbox")`
+  is the honest `--no-sandbox` answer.
+* `Bubblewrap.wrap` (`bwrap_command`) runs the kernel under `bwrap`: own user (no capabilities), PID,
+  network, IPC and UTS namespaces; an empty root holding only the interpreter, its site-packages,
+  the system libraries, the read-only paths it is given (the MNIST folder), one writable working
+  folder (the notebook's) and a private size-capped /tmp. The kernel talks ZMQ over unix sockets
   (transport "ipc") in a private folder bound into the sandbox, so it has no network at all.
   Limits are rlimits set before bwrap starts (inherited by everything in the sandbox):
   RLIMIT_AS (memory), RLIMIT_FSIZE (file size), RLIMIT_NPROC (processes), plus a pids
   cgroup where RLIMIT_NPROC cannot bind (see below).
-* `vaecourse.nbg.sandboxedexecute.configure_nbgrader(config, isolation, ...)` makes nbgrader's autograde use that manager.
+* `SandboxedKernelManager` is a jupyter_client `AsyncKernelManager` that starts the kernel through
+  the backend it is configured with (its record; bubblewrap by default), and
+  `vaecourse.nbg.sandboxedexecute.configure_nbgrader(config, isolation, ...)` makes nbgrader's autograde use it.
 
 Why rlimits and not cgroups for memory: a cgroup needs a writable cgroup tree, which CI
 containers rarely give; rlimits need nothing. RLIMIT_AS caps each process's address space
@@ -27,12 +32,12 @@ can be made and binds; and `describe()` says which, or "no process cap" rather t
 one that is not there. The PID namespace guarantees in any case that no process outlives
 the kernel.
 
-Wiring: the grading command probes once (`probe()`, about a second) and hands the Isolation
+Wiring: the grading command probes once (`probe()`, about a second) and hands the backend
 (a frozen, picklable dataclass) to every job in its JobSpec; the job process passes it to
 `vaecourse.nbg.config.configure(c, grading=True, isolation=...)`, which makes nbgrader's
-autograde start its kernels with SandboxedKernelManager (vaecourse/nbg/sandboxedexecute.py).
-Each notebook's own autograded folder is then the only writable one, and the job's
-gradebook.db beside it is out of view.
+autograde start its kernels with SandboxedKernelManager (vaecourse/nbg/sandboxedexecute.py),
+given the backend's record. Each notebook's own autograded folder is then the only writable
+one, and the job's gradebook.db beside it is out of view.
 """
 from __future__ import annotations
 
@@ -47,9 +52,12 @@ import sys
 import tempfile
 import uuid
 from pathlib import Path
+from typing import ClassVar
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Bool, CaselessStrEnum, Dict, Integer, List, Unicode
+from traitlets import Bool, CaselessStrEnum, Dict, List, Unicode
+
+from vaecourse.isolation import IsolationBackend, KernelSession, NoIsolation, isolation_from_record, register_backend
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -63,7 +71,6 @@ DEFAULT_FILE_SIZE = 100 * 1000 * 1000  # 100 MB: the largest file student code m
 DEFAULT_PROCESSES = 512  # threads count too (torch starts one per core, and more)
 DEFAULT_TMP_SIZE = 512 * MiB  # the private /tmp is RAM: cap it
 SANDBOX_UID = 1000  # the kernel's uid inside its user namespace (it has no capabilities)
-NO_SANDBOX_WARNING = "student code can read and write everything the grader can"
 INSTALL_HINT = "apt-get install bubblewrap"
 # Variables copied from the grader's environment into the kernel's when set. Everything
 # else is dropped (tokens, paths to the course, JPY_PARENT_PID).
@@ -120,20 +127,17 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
+@register_backend
 @dataclasses.dataclass(frozen=True)
-class Isolation:
-    """What kernel isolation this machine gives (from `probe()`), or none (`Isolation.none`)."""
+class Bubblewrap(IsolationBackend):
+    """The bubblewrap sandbox this machine gives (from `probe()`); see the module doc."""
 
     bwrap: str | None  # path of the bwrap binary; None: no sandbox
     namespaces: tuple[str, ...] = ()  # those that worked: mount, user, pid, net, ipc, uts
     limits: Limits | None = None  # the limits the sandbox applies
     process_cap: str = ""  # what caps the sandbox's processes (probed): "pids cgroup", "RLIMIT_NPROC" or ""
     reason: str = ""  # why there is no sandbox, or what is missing
-
-    @classmethod
-    def none(cls, reason: str) -> "Isolation":
-        """No sandbox, for `reason` (e.g. "--no-sandbox", "bwrap not installed: ...")."""
-        return cls(bwrap=None, reason=reason)
+    name: ClassVar[str] = "bubblewrap"
 
     @property
     def available(self) -> bool:
@@ -142,8 +146,7 @@ class Isolation:
     def describe(self) -> str:
         """One line for the grading log saying exactly what student code is kept from."""
         if not self.available:
-            why = self.reason or "sandbox unavailable"
-            return f"no sandbox ({why}): {NO_SANDBOX_WARNING}"
+            return NoIsolation(self.reason).describe()
         own = [NAMESPACE_WORDS[ns] for ns in ("user", "pid", "net", "ipc", "uts") if ns in self.namespaces]
         parts = [f"bubblewrap: own {'/'.join(own)} namespaces"]
         if "user" not in self.namespaces:
@@ -164,6 +167,49 @@ class Isolation:
         else:
             parts.append("private /tmp")
         return ", ".join(parts)
+
+    def wrap(self, command, *, writable, cwd, read_only=(), env=None) -> list[str]:
+        return bwrap_command(self, command, writable=writable, cwd=cwd, read_only=read_only, env=env)
+
+    def preexec(self):
+        """The rlimits, set on bwrap before it starts (everything in the sandbox inherits them)."""
+        return (self.limits or Limits()).apply
+
+    def open_kernel(self) -> KernelSession:
+        """The rlimits and, when the probe found that only a pids cgroup binds, a cgroup of the kernel's own."""
+        limits = self.limits or Limits()
+        if self.process_cap != "pids cgroup" or not limits.processes:
+            return KernelSession(preexec=limits.apply)
+        group = PidsCgroup.create(limits.processes)
+
+        def enter():
+            limits.apply()
+            group.enter()
+
+        def close() -> str:
+            return "" if group.remove() else f"sandbox cgroup {group.path} still has processes; left in place"
+
+        return KernelSession(preexec=enter, close=close)
+
+    def kernel_process(self, launched):
+        """bwrap -> bwrap (pid 1 of the PID namespace) -> kernel: the earliest child at the kernel's level."""
+        level = launched.children()
+        if "pid" in self.namespaces:  # bwrap's init is pid 1; the kernel is its first child
+            level = [c for p in level for c in p.children()]
+        return min(level, key=lambda p: (p.create_time(), p.pid)) if level else None
+
+    @classmethod
+    def from_record(cls, fields: dict) -> "Bubblewrap":
+        limits = fields.get("limits")
+        return cls(**{**fields, "namespaces": tuple(fields.get("namespaces", ())),
+                      "limits": Limits(**limits) if limits is not None else None})
+
+
+def default_bubblewrap() -> Bubblewrap:
+    """bwrap from PATH with every namespace and the default limits: what a kernel manager uses
+    when it is given no backend (the probe may find less; `configure_nbgrader` passes what it found)."""
+    return Bubblewrap(bwrap=shutil.which("bwrap"), namespaces=("mount", "user", "pid", "net", "ipc", "uts"),
+                      limits=Limits())
 
 
 # ---------------------------------------------------------------- what the sandbox sees
@@ -298,7 +344,7 @@ def kernel_env(extra: dict | None = None) -> dict:
     return env
 
 
-def bwrap_command(isolation: Isolation, command: list[str], *, writable: list[str], cwd: str,
+def bwrap_command(isolation: Bubblewrap, command: list[str], *, writable: list[str], cwd: str,
                   read_only: list[str] = (), env: dict | None = None) -> list[str]:
     """The bwrap command line that runs `command` in the sandbox `isolation` describes.
 
@@ -381,7 +427,7 @@ def _run(args: list[str], preexec=None, timeout: float = 30) -> subprocess.Compl
                           stdin=subprocess.DEVNULL)
 
 
-def probe(limits: Limits | None = None, bwrap: str | None = None) -> Isolation:
+def probe(limits: Limits | None = None, bwrap: str | None = None) -> IsolationBackend:
     """Find bwrap and try, here and now, each namespace and limit the sandbox relies on.
 
     Each namespace is tried in its own `bwrap ... true`; then one sandbox as the kernel gets
@@ -392,7 +438,7 @@ def probe(limits: Limits | None = None, bwrap: str | None = None) -> Isolation:
     limits = limits or Limits()
     bwrap = bwrap or shutil.which("bwrap")
     if not bwrap:
-        return Isolation.none(f"bwrap not installed: {INSTALL_HINT}")
+        return NoIsolation(f"bwrap not installed: {INSTALL_HINT}")
     found = _probe_namespaces(bwrap, limits)
     if not found.available:
         return found
@@ -401,27 +447,27 @@ def probe(limits: Limits | None = None, bwrap: str | None = None) -> Isolation:
     try:
         run = _run_probe_script(dataclasses.replace(found, limits=test_limits), test_limits.apply)
     except (OSError, subprocess.SubprocessError) as exc:
-        return Isolation.none(f"a python in the sandbox does not run: {exc}")
+        return NoIsolation(f"a python in the sandbox does not run: {exc}")
     words = set(run.stdout.split())
     if run.returncode != 0 or not words:
-        return Isolation.none(f"a python in the sandbox does not run: {run.stderr.strip()[-300:]}")
+        return NoIsolation(f"a python in the sandbox does not run: {run.stderr.strip()[-300:]}")
     problems = [w.split(":")[0] for w in sorted(words) if w.endswith("unbounded") and not w.startswith("nproc")]
     if problems:
-        return Isolation.none(f"rlimits do not bind in the sandbox ({', '.join(problems)})")
+        return NoIsolation(f"rlimits do not bind in the sandbox ({', '.join(problems)})")
     if "nproc:capped" in words:
         return dataclasses.replace(found, process_cap="RLIMIT_NPROC")
     return _probe_pids_cgroup(found, test_limits)
 
 
-def _probe_namespaces(bwrap: str, limits: Limits) -> Isolation:
-    """The Isolation of the namespaces bwrap can create here (not available, with the reason, if one it needs fails)."""
+def _probe_namespaces(bwrap: str, limits: Limits) -> IsolationBackend:
+    """The Bubblewrap of the namespaces bwrap can create here (NoIsolation, with the reason, if one it needs fails)."""
     base = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "true"]
     try:
         plain = _run([bwrap, *base])
     except (OSError, subprocess.SubprocessError) as exc:
-        return Isolation.none(f"bwrap does not run: {exc}")
+        return NoIsolation(f"bwrap does not run: {exc}")
     if plain.returncode != 0:
-        return Isolation.none(f"bwrap cannot create a mount namespace here: {plain.stderr.strip()[:200]}")
+        return NoIsolation(f"bwrap cannot create a mount namespace here: {plain.stderr.strip()[:200]}")
     namespaces = ["mount"]
     failures = []
     for ns, flag in NAMESPACE_FLAGS.items():
@@ -430,22 +476,21 @@ def _probe_namespaces(bwrap: str, limits: Limits) -> Isolation:
             namespaces.append(ns)
         else:
             failures.append(f"{ns}: {run.stderr.strip()[:120]}")
-    found = Isolation(bwrap=bwrap, namespaces=tuple(namespaces), limits=limits, reason="; ".join(failures))
+    found = Bubblewrap(bwrap=bwrap, namespaces=tuple(namespaces), limits=limits, reason="; ".join(failures))
     if not found.available:
         missing = [ns for ns in REQUIRED_NAMESPACES if ns not in namespaces]
-        return Isolation(bwrap=None, namespaces=tuple(namespaces),
-                         reason=f"bwrap cannot create {', '.join(missing)} namespaces ({found.reason})")
+        return NoIsolation(f"bwrap cannot create {', '.join(missing)} namespaces ({found.reason})")
     return found
 
 
-def _run_probe_script(tried: Isolation, preexec) -> subprocess.CompletedProcess:
+def _run_probe_script(tried: Bubblewrap, preexec) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory(prefix="vaecourse-probe-") as work:
         cmd = bwrap_command(tried, [kernel_python(), "-I", "-c", _PROBE_SCRIPT, str(MiB), "8"],
                             writable=[work], cwd=work)
         return _run(cmd, preexec=preexec, timeout=60)
 
 
-def _probe_pids_cgroup(found: Isolation, test_limits: Limits) -> Isolation:
+def _probe_pids_cgroup(found: Bubblewrap, test_limits: Limits) -> Bubblewrap:
     """RLIMIT_NPROC does not bind (root): try a pids cgroup, with the same fork test."""
     try:
         group = PidsCgroup.create(8)
@@ -553,48 +598,36 @@ class PidsCgroup:
 # ---------------------------------------------------------------- the kernel manager
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """An AsyncKernelManager whose kernel runs in bwrap (see the module doc).
+    """An AsyncKernelManager whose kernel starts through an isolation backend (vaecourse.isolation):
+    bubblewrap unless it is given another (see the module doc).
 
-    Configure it with traitlets (configure_nbgrader does): `workdir` (the writable folder;
-    empty: the folder the kernel starts in, the notebook's), `read_only` (extra folders to
-    show, e.g. the MNIST data), `env` (variables to set in the kernel), `pass_env` (names to
-    copy from the grader's environment), the limits, and the probed namespaces. The
+    Configure it with traitlets (configure_nbgrader does): `backend` (the backend's record, with its
+    limits and the probed namespaces), `workdir` (the writable folder; empty: the folder the kernel
+    starts in, the notebook's), `read_only` (extra folders to show, e.g. the MNIST data), `env`
+    (variables to set in the kernel), `pass_env` (names to copy from the grader's environment). The
     connection file and ZMQ sockets live in a private folder bound into the sandbox.
     """
 
     transport = CaselessStrEnum(["ipc"], default_value="ipc", config=True,
                                 help="ZMQ transport: only ipc (unix sockets), the sandbox has no network")
-    bwrap = Unicode("", config=True, help="bwrap binary (default: from PATH)")
-    namespaces = List(Unicode(), default_value=["mount", "user", "pid", "net", "ipc", "uts"], config=True,
-                      help="namespaces to unshare (probe() says which this machine has)")
+    backend = Dict(config=True, help="the isolation backend's record (IsolationBackend.record()); "
+                                     "empty: bubblewrap from PATH, every namespace, the default limits")
     workdir = Unicode("", config=True, help="the one writable folder (default: the kernel's cwd)")
     read_only = List(Unicode(), config=True, help="folders shown read-only (the MNIST data folder)")
     env = Dict(config=True, help="variables set in the kernel's environment")
     pass_env = List(Unicode(), default_value=list(DEFAULT_PASS_ENV), config=True,
                     help="variables copied from the grader's environment when set")
-    memory_limit = Integer(DEFAULT_MEMORY, config=True, help="RLIMIT_AS in bytes (0: none)")
-    file_size_limit = Integer(DEFAULT_FILE_SIZE, config=True, help="RLIMIT_FSIZE in bytes (0: none)")
-    process_limit = Integer(DEFAULT_PROCESSES, config=True, help="RLIMIT_NPROC (0: none)")
-    tmp_size = Integer(DEFAULT_TMP_SIZE, config=True, help="size of the private /tmp in bytes")
-    pids_cgroup = Bool(False, config=True,
-                       help="cap the sandbox's tasks with a pids cgroup (probe() says whether it works)")
     ipc_in_workdir = Bool(True, config=True,
                           help="put the sockets in a hidden folder of the working folder when the "
                                "path is short enough for a unix socket (else a private temp folder)")
 
     _ipc_dir: str | None = None
     _kernel_proc = None  # psutil.Process of the kernel inside the sandbox, once found
-    _cgroup: PidsCgroup | None = None
+    _session: KernelSession | None = None  # what the backend holds while the kernel lives (a pids cgroup)
 
     @property
-    def limits(self) -> Limits:
-        return Limits(memory=self.memory_limit, file_size=self.file_size_limit,
-                      processes=self.process_limit, tmp_size=self.tmp_size)
-
-    @property
-    def isolation(self) -> Isolation:
-        return Isolation(bwrap=self.bwrap or shutil.which("bwrap"), namespaces=tuple(self.namespaces),
-                         limits=self.limits)
+    def isolation(self) -> IsolationBackend:
+        return isolation_from_record(self.backend) if self.backend else default_bubblewrap()
 
     def _make_ipc_dir(self, workdir: str) -> str:
         # A unix socket path has at most 107 bytes; the longest here is <dir>/kernel-<8>-ipc-5.
@@ -625,22 +658,11 @@ class SandboxedKernelManager(AsyncKernelManager):
         env = {k: launch_env[k] for k in self.pass_env if k in launch_env}
         env.update(self.env)
         writable = [workdir] + ([] if self._ipc_dir.startswith(workdir + "/") else [self._ipc_dir])
-        cmd = bwrap_command(isolation, kernel_cmd, writable=writable, cwd=cwd,
-                            read_only=list(self.read_only), env=env)
-        kw["env"] = {"PATH": os.environ.get("PATH", os.defpath)}  # bwrap's own; the kernel's is set by --setenv
-        limits = self.limits
-        if self.pids_cgroup and limits.processes:
-            if self._cgroup is None:
-                self._cgroup = PidsCgroup.create(limits.processes)
-            group = self._cgroup
-
-            def preexec():
-                limits.apply()
-                group.enter()
-
-            kw["preexec_fn"] = preexec
-        else:
-            kw["preexec_fn"] = limits.apply
+        cmd = isolation.wrap(kernel_cmd, writable=writable, cwd=cwd, read_only=list(self.read_only), env=env)
+        kw["env"] = {"PATH": os.environ.get("PATH", os.defpath)}  # the wrapper's own; it sets the kernel's
+        if self._session is None:
+            self._session = isolation.open_kernel()
+        kw["preexec_fn"] = self._session.preexec
         # Without JPY_PARENT_PID, ipykernel prints an 8-line "--existing" banner on its stdout
         # (the grader's log). Student output reaches the notebook over ZMQ, not this stream.
         kw.setdefault("stdout", subprocess.DEVNULL)
@@ -649,7 +671,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         return cmd, kw
 
     def kernel_process(self):
-        """The kernel's process (psutil), inside the sandbox: bwrap -> bwrap (pid 1) -> kernel."""
+        """The kernel's process (psutil), inside the sandbox (the backend's `kernel_process`)."""
         import psutil
 
         if self._kernel_proc is not None and self._kernel_proc.is_running():
@@ -658,13 +680,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         if pid is None:
             return None
         try:
-            outer = psutil.Process(pid)
-            level = outer.children()
-            if "pid" in self.namespaces:  # bwrap's init is pid 1; the kernel is its first child
-                level = [c for p in level for c in p.children()]
-            if not level:
-                return None
-            self._kernel_proc = min(level, key=lambda p: (p.create_time(), p.pid))
+            self._kernel_proc = self.isolation.kernel_process(psutil.Process(pid))
         except psutil.Error:
             return None
         return self._kernel_proc
@@ -696,9 +712,9 @@ class SandboxedKernelManager(AsyncKernelManager):
         if not restart and self._ipc_dir:
             shutil.rmtree(self._ipc_dir, ignore_errors=True)
             self._ipc_dir = None
-        if not restart and self._cgroup is not None:
-            if not self._cgroup.remove():
-                self.log.warning("sandbox cgroup %s still has processes; left in place", self._cgroup.path)
-            self._cgroup = None
+        if not restart and self._session is not None:
+            if problem := self._session.close():
+                self.log.warning("%s", problem)
+            self._session = None
 
     cleanup_resources = _async_cleanup_resources

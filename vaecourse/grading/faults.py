@@ -108,16 +108,16 @@ def _versions(folder: Path) -> tuple:
 def _sandboxed(folder: Path, isolation) -> str:
     """The course's loader in a fresh sandbox, the folder shown read-only as the kernels see it."""
     import vaecourse
-    from vaecourse.sandbox import Limits, bwrap_command, kernel_python
+    from vaecourse.sandbox import kernel_python
 
     package = Path(vaecourse.__file__).resolve().parent
     with tempfile.TemporaryDirectory(prefix="vaecourse-datacheck-") as work:
-        command = bwrap_command(isolation, [kernel_python(), "-m", "vaecourse.grading.faults", str(folder)],
-                                writable=[work], cwd=work, read_only=[str(folder), str(package)],
-                                env={"VAE_COURSE_DATA": str(folder), "PYTHONPATH": str(package.parent)})
+        command = isolation.wrap([kernel_python(), "-m", "vaecourse.grading.faults", str(folder)],
+                                 writable=[work], cwd=work, read_only=[str(folder), str(package)],
+                                 env={"VAE_COURSE_DATA": str(folder), "PYTHONPATH": str(package.parent)})
         try:
             run = subprocess.run(command, capture_output=True, text=True, timeout=SANDBOX_CHECK_TIMEOUT, check=False,
-                                 preexec_fn=(isolation.limits or Limits()).apply, stdin=subprocess.DEVNULL)
+                                 preexec_fn=isolation.preexec(), stdin=subprocess.DEVNULL)
         except (OSError, subprocess.SubprocessError) as error:
             return f"the course's loader did not run in the sandbox ({type(error).__name__}: {error})"
     try:

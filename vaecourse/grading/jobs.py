@@ -57,7 +57,8 @@ class JobSpec:
     cell_timeout: int  # seconds per cell (nbgrader's Execute.timeout)
     time_limit: float  # seconds for the whole notebook, enforced from outside
     env: dict = field(default_factory=dict, hash=False)  # the job process's environment variables
-    isolation: object = None  # a vaecourse.sandbox.Isolation the kernel runs in; None: no sandbox
+    isolation: object = None  # the vaecourse.isolation backend the kernel runs in (pickled: its module is imported
+    # where the job runs); None: no sandbox
     verdict_seed: int | None = None  # the seed the verdicts draw their inputs from (runner.verdict_seed); None: a new one
 
 

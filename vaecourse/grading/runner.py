@@ -50,8 +50,8 @@ def grade_class(course: Path, course_db: str, assignments: list[str] | None = No
     """Repair, autograde and make feedback for every (student, notebook); see the module doc.
 
     executor: runs the jobs (the protocol is in vaecourse.grading.jobs); default LocalExecutor(jobs).
-    isolation: the sandbox every kernel runs in (vaecourse.sandbox.Isolation); default: the one
-    `sandbox_or_refuse()` finds. Isolation.none(reason) grades without one.
+    isolation: the isolation backend every kernel runs in (vaecourse.isolation); default: the sandbox
+    `sandbox_or_refuse()` finds. NoIsolation(reason) grades without one.
     force: grade again what is already graded; without it a notebook whose status record says
     graded, for the very bytes submitted now, is kept as it is (a run that was stopped goes on).
     """
@@ -153,7 +153,7 @@ def data_problem(folder: Path, where: str) -> str:
 def preflight(sandbox: bool = True, env: dict | None = None, data_required: bool = True):
     """Check, before anything is graded, what every job needs: the MNIST folder (`data_problem`) and,
     unless `sandbox` is False, a working sandbox (vaecourse.sandbox.probe). Return the sandbox's
-    Isolation (None without one); raise one CourseError naming every problem otherwise.
+    isolation backend (None without one); raise one CourseError naming every problem otherwise.
     data_required: False only where the jobs find their data elsewhere (Dask workers with their own
     VAE_COURSE_DATA): a data problem is then printed as a warning.
     """

@@ -49,7 +49,7 @@ def configure(c, grading: bool = False, cell_timeout: int | None = None, *, root
 
     cell_timeout: seconds per cell (default CELL_TIMEOUT_S); root and db_url: the course
     folder and gradebook, when the caller does not run nbgrader from the course folder;
-    isolation: a vaecourse.sandbox.Isolation to run the kernels in (with the MNIST folder
+    isolation: an isolation backend (vaecourse.isolation) to run the kernels in (with the MNIST folder
     data_dir shown read-only), or None. verdict_seed: the seed the grader-side verdicts draw their
     inputs from (None: a new secret one per run).
     """

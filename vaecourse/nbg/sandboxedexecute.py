@@ -1,12 +1,14 @@
 """nbgrader's Execute preprocessor with its kernels in the sandbox (vaecourse/sandbox.py).
 
 `configure_nbgrader(config, isolation, ...)` is called by `vaecourse.nbg.config.configure`
-when it is given an Isolation; without a working sandbox it changes nothing.
+when it is given an isolation backend (vaecourse/isolation.py); without one that is available
+it changes nothing.
 """
 import functools
 import os
 
-from vaecourse.sandbox import Isolation, Limits, SandboxedKernelManager
+from vaecourse.isolation import IsolationBackend
+from vaecourse.sandbox import SandboxedKernelManager
 
 
 @functools.cache
@@ -28,7 +30,7 @@ def sandboxed_execute_class():
     return SandboxedExecute
 
 
-def configure_nbgrader(config, isolation: Isolation, *, workdir: str | None = None,
+def configure_nbgrader(config, isolation: IsolationBackend, *, workdir: str | None = None,
                        data_dir: str | os.PathLike | None = None, read_only=(), env: dict | None = None) -> str:
     """Make nbgrader's autograde run kernels in the sandbox `isolation` describes.
 
@@ -51,14 +53,7 @@ def configure_nbgrader(config, isolation: Isolation, *, workdir: str | None = No
     config.Autograde.autograde_preprocessors = [SandboxedExecute if p in (Execute, VerdictExecute) else p
                                                 for p in current]
     km = config.SandboxedKernelManager
-    km.bwrap = isolation.bwrap
-    km.namespaces = list(isolation.namespaces)
-    limits = isolation.limits or Limits()
-    km.memory_limit = limits.memory
-    km.file_size_limit = limits.file_size
-    km.process_limit = limits.processes
-    km.pids_cgroup = isolation.process_cap == "pids cgroup"
-    km.tmp_size = limits.tmp_size
+    km.backend = isolation.record()  # the manager rebuilds the backend, its limits and namespaces with it
     if workdir is not None:
         km.workdir = os.path.abspath(workdir)
     extra_env = dict(env or {})
