@@ -37,7 +37,7 @@ import torch
 from vaecourse.checking import CheckFailed
 from vaecourse.verdicts import kernel_probe
 from vaecourse.verdicts.record import MIME  # the record's type (record.py: no torch), named here too
-from vaecourse.nbg.config import TIMEOUT_ERRORS
+from vaecourse.verdicts.timeouts import TIMEOUT_ERRORS
 
 MAX_ITEMS = 2_000_000  # values per array a probe may send back (a (B, 1, 28, 28) batch is B * 784)
 MESSAGE_CHARS = 400  # an error's text is cut here
