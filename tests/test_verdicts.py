@@ -17,8 +17,8 @@ import torch
 from nbclient import NotebookClient
 
 from vaecourse.checking import fail
-from vaecourse.masters import grade_id, is_test, master_paths, nbgrader_md, read_master
-from vaecourse.verdicts import verdicts_for
+from vaecourse.masters import ROOT, grade_id, is_test, master_paths, nbgrader_md, read_master
+from vaecourse.verdicts import verdict_module_name, verdicts_for
 from vaecourse.verdicts.core import (
     MIME,
     Outputs,
@@ -52,6 +52,27 @@ def test_every_graded_test_cell_has_a_verdict_worth_its_points(notebook):
             f"{gid} is judged by the grader: its in-kernel hidden tests must go"
         inputs = verdict.inputs(np.random.default_rng(0))
         assert inputs and all(isinstance(v, (np.ndarray, int, float)) for v in inputs.values()), gid
+
+
+def test_one_rule_names_a_notebooks_verdicts_for_the_grader_and_the_catalogs():
+    """`04_elbo` -> vaecourse.verdicts.elbo (lang_ja's in Japanese); the catalogs read that module's file."""
+    from vaecourse.translation.catalogs import verdict_module
+    from vaecourse.translation.modules import translated
+
+    assert verdict_module_name("04_elbo") == "vaecourse.verdicts.elbo"
+    assert (translated("vaecourse.verdicts", "ja").verdict_module_name("07_ae_vs_vae_and_beta")
+            == "vaecourse.lang_ja.verdicts.ae_vs_vae_and_beta")
+    assert verdict_module("07_ae_vs_vae_and_beta") == ROOT / "vaecourse" / "verdicts" / "ae_vs_vae_and_beta.py"
+    assert verdict_module("01_mnist").is_file()
+
+
+def test_the_catalogs_read_the_rule_without_loading_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, vaecourse.translation.catalogs; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert result.stdout.strip() == "False"
 
 
 def _npy(array, allow_pickle=False) -> str:
