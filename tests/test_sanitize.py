@@ -329,6 +329,19 @@ def test_the_grading_configuration_runs_it_after_execution_and_before_the_feedba
     assert c.GenerateFeedback.exporter_class().sanitize_html
 
 
+def test_capoutput_owns_its_limit_and_the_configuration_only_overrides_it():
+    """The grading configuration keeps CapOutput's own max_chars (20,000) unless configure is given another."""
+    from traitlets.config import Config
+
+    from vaecourse.nbg.capoutput import MAX_OUTPUT_CHARS
+
+    c = Config()
+    configure(c, grading=True)
+    assert CapOutput(config=c).max_chars == MAX_OUTPUT_CHARS == 20_000
+    configure(c, grading=True, max_output_chars=500)
+    assert CapOutput(config=c).max_chars == 500
+
+
 def test_the_not_graded_page_escapes_the_students_text():
     page = not_graded_page("<b>s</b>", "01_mnist", f"<script>{payload('reason')}</script>{onerror('reason2')}")
     assert "<script>" not in page and "<img" not in page and "&lt;script&gt;" in page

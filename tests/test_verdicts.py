@@ -9,6 +9,7 @@
 """
 import base64
 import io
+import re
 
 import nbformat
 import numpy as np
@@ -16,16 +17,20 @@ import pytest
 import torch
 from nbclient import NotebookClient
 
-from vaecourse.checking import fail
-from vaecourse.masters import grade_id, is_test, master_paths, nbgrader_md, read_master
-from vaecourse.verdicts import verdicts_for
+from vaecourse.checking import CheckFailed, fail
+from vaecourse.masters import ROOT, grade_id, is_test, master_paths, nbgrader_md, read_master
+from vaecourse.verdicts import verdict_module_name, verdicts_for
 from vaecourse.verdicts.core import (
     MIME,
+    Case,
     Outputs,
     Part,
     PartFailed,
     Verdict,
+    close,
     judge,
+    likely_cause,
+    number,
     probe_source,
     read_outputs,
     report,
@@ -52,6 +57,27 @@ def test_every_graded_test_cell_has_a_verdict_worth_its_points(notebook):
             f"{gid} is judged by the grader: its in-kernel hidden tests must go"
         inputs = verdict.inputs(np.random.default_rng(0))
         assert inputs and all(isinstance(v, (np.ndarray, int, float)) for v in inputs.values()), gid
+
+
+def test_one_rule_names_a_notebooks_verdicts_for_the_grader_and_the_catalogs():
+    """`04_elbo` -> vaecourse.verdicts.elbo (lang_ja's in Japanese); the catalogs read that module's file."""
+    from vaecourse.translation.catalogs import verdict_module
+    from vaecourse.translation.modules import translated
+
+    assert verdict_module_name("04_elbo") == "vaecourse.verdicts.elbo"
+    assert (translated("vaecourse.verdicts", "ja").verdict_module_name("07_ae_vs_vae_and_beta")
+            == "vaecourse.lang_ja.verdicts.ae_vs_vae_and_beta")
+    assert verdict_module("07_ae_vs_vae_and_beta") == ROOT / "vaecourse" / "verdicts" / "ae_vs_vae_and_beta.py"
+    assert verdict_module("01_mnist").is_file()
+
+
+def test_the_catalogs_read_the_rule_without_loading_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, vaecourse.translation.catalogs; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert result.stdout.strip() == "False"
 
 
 def _npy(array, allow_pickle=False) -> str:
@@ -122,6 +148,51 @@ def test_a_value_sent_twice_counts_for_nothing_and_nothing_claims_a_pass():
 
 def _verdict(probe: str, parts, helpers: str = "") -> Verdict:
     return Verdict("test_f", "Exercise 9.9 f", lambda rng: {"x": rng.random((3, 2)), "k": 2}, probe, tuple(parts), helpers)
+
+
+def _case(**values) -> Case:
+    return Case(_verdict("", []), {}, Outputs(values=values))
+
+
+def _refused(case, name, value):
+    return PartFailed(f"{case.exercise}: {name} came as {value!r}")
+
+
+def test_number_reads_one_number_and_leaves_the_words_of_a_refusal_to_the_verdict():
+    case = _case(f=2.5, i=3, t=torch.tensor([[1.5]], dtype=torch.float32), ti=torch.tensor([7]), b=True,
+                 tb=torch.tensor([True]), many=torch.zeros(2), text="3")
+    assert number(case, "f", _refused) == 2.5 and number(case, "t", _refused) == 1.5
+    assert type(number(case, "i", _refused)) is float and number(case, "tb", _refused) == 1.0
+    assert type(number(case, "i", _refused, as_given=True)) is int and number(case, "ti", _refused, as_given=True) == 7
+    assert type(number(case, "ti", _refused, as_given=True)) is int
+    for name, shown, as_given in (("b", "True", False), ("many", "tensor([0., 0.])", False), ("text", "'3'", False),
+                                  ("tb", "True", True)):
+        with pytest.raises(PartFailed, match=f"^Exercise 9.9 f: {name} came as {re.escape(shown)}$"):
+            number(case, name, _refused, as_given=as_given)
+    with pytest.raises(CheckFailed, match="^Exercise 9.9 f: expected a number, got 'x' - return a float$"):
+        number(_case(v="x"), "v", lambda case, name, value: fail(case.exercise, "a number", repr(value), "return a float"))
+
+
+def test_close_numbers_and_tensors_of_one_shape_within_atol_plus_rtol():
+    assert close(1.0 + 9e-6, 1.0, rtol=1e-5) and not close(1.0 + 2e-5, 1.0, rtol=1e-5)
+    assert close(-1.0 - 9e-6, -1.0, rtol=1e-5) and not close(2e-8, 0.0, rtol=1e-5)
+    assert close(2e-8, 0.0, rtol=1e-5, atol=1e-7) and not close(float("nan"), 1.0, rtol=1.0)
+    assert close(torch.ones(3) + 1e-7, torch.ones(3), rtol=1e-6)
+    assert not close(torch.ones(3) + 1e-5, torch.ones(3), rtol=1e-6)
+    assert close(torch.ones(3) + 1e-5, torch.ones(3), rtol=0, atol=2e-5)
+    assert not close(torch.ones(1, 3), torch.ones(3), rtol=1.0), "same values, another shape: not what was expected"
+
+
+def test_likely_cause_names_the_first_known_mistake_that_gives_what_came():
+    asked = []
+
+    def matches(value):
+        asked.append(value)
+        return value == 2
+
+    likely = {"sum, not mean": 1, "the batch summed": 2, "twice": 2, "never asked": 3}
+    assert likely_cause(likely, matches) == "the batch summed" and asked == [1, 2]
+    assert likely_cause(likely, lambda value: False) is None and likely_cause({}, matches) is None
 
 
 def test_judge_scores_parts_and_reports_why():

@@ -31,8 +31,6 @@ from vaecourse.masters import STUB_TEMPLATE
 
 TEXT_STUB = "YOUR ANSWER HERE"
 CELL_TIMEOUT_S = 30  # nbgrader's default per cell; quick mode keeps every cell well under it
-TIMEOUT_ERRORS = {"KeyboardInterrupt", "CellTimeoutError", "TimeoutError"}  # how a cell that ran out of time ends
-MAX_OUTPUT_CHARS = 20_000  # per cell, all text outputs together
 
 
 # Once the notebook's last cell has run, nothing the kernel could still do is graded: it is killed at once
@@ -43,12 +41,13 @@ KERNEL_SHUTDOWN = "immediate"
 
 
 def configure(c, grading: bool = False, cell_timeout: int | None = None, *, root: str | Path | None = None,
-              db_url: str | None = None, max_output_chars: int = MAX_OUTPUT_CHARS, isolation=None,
+              db_url: str | None = None, max_output_chars: int | None = None, isolation=None,
               data_dir: str | Path | None = None, verdict_seed: int | None = None) -> None:
     """Fill the nbgrader traitlets Config `c` with the course's settings (and grading's, if `grading`).
 
     cell_timeout: seconds per cell (default CELL_TIMEOUT_S); root and db_url: the course
     folder and gradebook, when the caller does not run nbgrader from the course folder;
+    max_output_chars: what grading's `CapOutput` keeps of each cell (None: its own `max_chars`);
     isolation: an isolation backend (vaecourse.isolation) to run the kernels in (with the MNIST folder
     data_dir shown read-only), or None. verdict_seed: the seed the grader-side verdicts draw their
     inputs from (None: a new secret one per run).
@@ -105,7 +104,7 @@ def _verdicts(c) -> None:
     c.Autograde.autograde_preprocessors = [VerdictExecute if p is Execute else p for p in current]
 
 
-def _grading(c, max_output_chars: int) -> None:
+def _grading(c, max_output_chars: int | None) -> None:
     from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern,
                                         LimitOutput, SaveAutoGrades)
@@ -127,7 +126,8 @@ def _grading(c, max_output_chars: int) -> None:
         VerdictExecute, DropLinks, CapOutput, SanitizeOutputs, StderrNotCounted, IgnorePattern, ClearMetadataPreprocessor,
         LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata, ShowRubrics,
     ]
-    c.CapOutput.max_chars = max_output_chars
+    if max_output_chars is not None:
+        c.CapOutput.max_chars = max_output_chars
     c.LimitOutput.max_lines = 200
     c.LimitOutput.max_traceback = 40
     c.GenerateFeedback.preprocessors = [GetGrades, HideVerdictScore, HideRubrics, FeedbackLabels, FoldHelpers, ShortErrors,

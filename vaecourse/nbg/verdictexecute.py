@@ -29,10 +29,10 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
 from vaecourse.masters import grade_id
-from vaecourse.nbg.config import TIMEOUT_ERRORS
 from vaecourse.translation import localise, notebook_language
 from vaecourse.translation.modules import translated
 from vaecourse.verdicts.record import MIME, CellResult
+from vaecourse.verdicts.timeouts import TIMEOUT_ERRORS
 
 
 WARM_UP = """

@@ -19,6 +19,7 @@ from babel.messages.pofile import read_po, write_po
 
 from vaecourse.masters import HELPERS_TAG, ROOT, tags
 from vaecourse.translation.literals import blank_magics, marked_literals, message_literals
+from vaecourse.verdicts import verdict_module_name
 
 LOCALES_DIR = ROOT / "locales"
 LANGUAGES = ("ja",)
@@ -54,7 +55,8 @@ def _add(messages: dict, msgid: str, location: tuple, comment: str) -> None:
 
 
 def verdict_module(notebook: str) -> Path:
-    return ROOT / "vaecourse" / "verdicts" / f"{notebook.split('_', 1)[1]}.py"
+    """The source of a master's grader-side verdicts (a notebook without verdicts has none on disk)."""
+    return ROOT.joinpath(*verdict_module_name(notebook).split(".")).with_suffix(".py")
 
 
 def notebook_messages(nb, name: str) -> dict[str, Message]:

@@ -19,6 +19,10 @@ from vaecourse.masters import ROOT
 
 PREFIX = "vaecourse.lang_"
 # The modules a verdict's words come from; every other course module is imported as it is (one copy).
+# The import hook below reaches up two floors: it loads vaecourse.checking and vaecourse.verdicts, which
+# import nothing of translation, by name. So the grader judges with the verdicts' own code, only their words
+# translated, and a process that translates loads neither them nor torch until asked. No import graph sees
+# these strings: renaming one of the modules means renaming it here too.
 TRANSLATED = ("checking", "verdicts")
 _IMPORT = re.compile(r"^(\s*)(from|import) vaecourse\.(?=(" + "|".join(TRANSLATED) + r")\b)", re.MULTILINE)
 

@@ -11,7 +11,7 @@ import torch
 
 from vaecourse.checking import expect_close, expect_dtype, expect_shape, fail
 from vaecourse.verdicts import foreseen_calls
-from vaecourse.verdicts.core import Part, PartFailed, Verdict
+from vaecourse.verdicts.core import Part, PartFailed, Verdict, number
 
 
 def _values(case, name, cause):
@@ -178,12 +178,14 @@ EDGES = ("edge_at", "edge_below", "edge_between", "edge_constant")
 
 def _count(case, name):
     """The count sent as `name`, as an int where it can be read as one (its type is judged elsewhere)."""
-    value = case[name]
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        fail(case.exercise, "a count of active dimensions", repr(value), "return the NUMBER of active dimensions, int(...)")
+    value = number(case, name, _not_a_count, as_given=True)
+    if value != int(value):
+        _not_a_count(case, name, value)
     return int(value)
+
+
+def _not_a_count(case, name, value):
+    fail(case.exercise, "a count of active dimensions", repr(value), "return the NUMBER of active dimensions, int(...)")
 
 
 def active_type(case):

@@ -17,7 +17,9 @@ pass it. Now each graded test cell has a `Verdict`, judged in the grading proces
 4. `judge(verdict, inputs, outputs)` runs each `Part` of the verdict in the grader on those
    values, with the reference computed here: a part earns its points when its judge raises
    nothing, else it loses them with the judge's message (what was expected, what came, the
-   likely cause), or with the error the student's code raised on the grader's inputs.
+   likely cause), or with the error the student's code raised on the grader's inputs. The judges share
+   `number` (one number that came back), `close` (within a tolerance) and `likely_cause` (which known
+   mistake gives what came); each message's words stay in the verdict's module (its notebook's catalog).
 
 So a kernel can only earn a part by sending the right values for inputs it first saw when
 the probe ran: by computing them. Whatever it patches, fakes or withholds costs its own points.
@@ -37,7 +39,7 @@ import torch
 from vaecourse.checking import CheckFailed
 from vaecourse.verdicts import kernel_probe
 from vaecourse.verdicts.record import MIME, CellResult, PartResult  # the result model (record.py: no torch), named here too
-from vaecourse.nbg.config import TIMEOUT_ERRORS
+from vaecourse.verdicts.timeouts import TIMEOUT_ERRORS
 
 MAX_ITEMS = 2_000_000  # values per array a probe may send back (a (B, 1, 28, 28) batch is B * 784)
 MESSAGE_CHARS = 400  # an error's text is cut here
@@ -145,6 +147,40 @@ def as_tensor(value):
     if isinstance(value, np.ndarray):
         return torch.from_numpy(value.copy())
     return value
+
+
+
+# ---------------------------------------------------------------- what the judges share
+
+def number(case: Case, name: str, refuse: Callable[[Case, str, object], Exception | None], *, as_given: bool = False):
+    """The emitted value `name` as one number: a Python int or float (a bool is none), or a tensor of one value.
+
+    It comes as a float; with `as_given`, as the code gave it (an int stays an int, a tensor gives its .item(),
+    and a bool tensor's is a bool, so none). For anything else `refuse(case, name, value)` (value: what came,
+    after that .item()) raises the part's message, as checking.fail does, or returns the exception to raise:
+    the words are the verdict's own.
+    """
+    value = case[name]
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        if not as_given:
+            return float(value.reshape(()))
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise refuse(case, name, value)
+    return value if as_given else float(value)
+
+
+def close(got, expected, *, rtol: float, atol: float = 0.0) -> bool:
+    """got is within atol + rtol * |expected| of expected: two numbers, or two tensors of one shape (torch.allclose)."""
+    if isinstance(expected, torch.Tensor):
+        return got.shape == expected.shape and torch.allclose(got, expected, rtol=rtol, atol=atol)
+    return abs(got - expected) <= atol + rtol * abs(expected)
+
+
+def likely_cause(likely: dict, matches: Callable[[object], bool]):
+    """The first cause in `likely` (the likely cause -> what that mistake gives on the grader's inputs) whose
+    value `matches` what came back, for the message; None when no known mistake gives it."""
+    return next((cause for cause, value in likely.items() if matches(value)), None)
 
 
 # ---------------------------------------------------------------- grader -> kernel

@@ -21,7 +21,7 @@ from vaecourse.checking import (
     expect_shape,
     fail,
 )
-from vaecourse.verdicts.core import Part, PartFailed, Verdict, describe_meta
+from vaecourse.verdicts.core import Part, PartFailed, Verdict, close, describe_meta, likely_cause, number
 from vaecourse.verdicts.stand_ins import (
     CONV_VAE_PARTS,
     StandInDecoder,
@@ -98,28 +98,23 @@ def size_int(case):
                  "(a Python int, not a float, a tensor or a numpy number)")
 
 
-def _number(case, name):
-    value = case[name]
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        fail(case.exercise, "a number", describe_value(case, name), "return the output length as an int")
-    return value
+def _not_a_size(case, name, value):
+    fail(case.exercise, "a number", describe_value(case, name), "return the output length as an int")
 
 
 def size_values(case):
     cases = case.inputs["cases"].tolist()
-    got = [_number(case, f"size_{i}") for i in range(len(cases))]
+    got = [number(case, f"size_{i}", _not_a_size, as_given=True) for i in range(len(cases))]
     expected = [_transposed(*c) for c in cases]
     if got != expected:
-        cause = next((c for c, f in SIZE_SLIPS.items() if [f(*a) for a in cases] == got),
-                     "use (size - 1) * stride - 2 * padding + kernel_size")
+        cause = (likely_cause(SIZE_SLIPS, lambda slip: [slip(*a) for a in cases] == got)
+                 or "use (size - 1) * stride - 2 * padding + kernel_size")
         i = next(i for i in range(len(cases)) if got[i] != expected[i])
         n, k, s, p = cases[i]
         fail(case.exercise, f"{expected[i]} for size={n}, kernel_size={k}, stride={s}, padding={p} "
              "(what nn.ConvTranspose2d gives)", got[i], cause)
     for i, (n, k) in enumerate(case.inputs["defaults"].tolist()):
-        got = _number(case, f"default_{i}")
+        got = number(case, f"default_{i}", _not_a_size, as_given=True)
         if got != _transposed(n, k):
             fail(case.exercise, f"{_transposed(n, k)} for conv_transpose2d_output_size({n}, {k})", got,
                  "the defaults must be stride=1, padding=0")
@@ -606,10 +601,6 @@ def _states(case):
     return modules
 
 
-def _close(got, expected):
-    return got.shape == expected.shape and torch.allclose(got, expected, atol=1e-8, rtol=1e-6)
-
-
 def vae_values(case):
     x_hat, mu, logvar = _triple(case, "out_v")
     b, ld = case.inputs["x_v"].shape[0], case.inputs["ld"]
@@ -625,9 +616,9 @@ def vae_values(case):
                      atol=1e-8, rtol=1e-6)
         called = decoder(stand_in_reparameterize(mu_ref, logvar_ref))  # z = reparameterize(mu, logvar)
         drawn = decoder(mu_ref + torch.exp(0.5 * logvar_ref) * _eps(case.inputs["seed"] + 1, (b, ld)))  # z drawn here
-        if _close(x_hat, called) or _close(x_hat, drawn):
+        if close(x_hat, called, rtol=1e-6, atol=1e-8) or close(x_hat, drawn, rtol=1e-6, atol=1e-8):
             return
-        if _close(x_hat, decoder(mu_ref)):
+        if close(x_hat, decoder(mu_ref), rtol=1e-6, atol=1e-8):
             fail(case.exercise, "x_hat = self.decoder(z) for z = reparameterize(mu, logvar)", "self.decoder(mu)",
                  "decode a sample z = reparameterize(mu, logvar), not mu itself")
         expect_close(case.exercise, x_hat, called, "x_hat must be self.decoder(z) for z = reparameterize(mu, logvar), "

@@ -11,18 +11,13 @@ import numpy as np
 import torch
 
 from vaecourse.checking import expect_close, expect_shape, fail
-from vaecourse.verdicts.core import PartFailed, Part, Verdict
+from vaecourse.verdicts.core import PartFailed, Part, Verdict, likely_cause, number
 
 
-def _number(case, name):
-    """The distance that came back as one number (a Python float, or a tensor of one value: returning a
-    tensor costs the float part only)."""
-    value = case[name]
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return float(value.reshape(()))
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise PartFailed(f"{case.exercise}: expected a number, got {value!r:.80} - return float(distance)")
-    return float(value)
+def _not_a_distance(case, name, value):
+    """The distance came back as no number (a tensor of one value is one: returning a tensor costs the float
+    part only)."""
+    return PartFailed(f"{case.exercise}: expected a number, got {value!r:.80} - return float(distance)")
 
 
 # ---------------------------------------------------------------- 10.1 frechet_distance
@@ -126,18 +121,19 @@ def frechet_values(case):
     for f in SIZES:
         mu1, s1, mu2, s2 = (case.inputs[f"{k}_{f}"] for k in ("mu1", "sigma1", "mu2", "sigma2"))
         expected = _frechet(mu1, s1, mu2, s2)
-        got = _number(case, f"d_{f}")
+        got = number(case, f"d_{f}", _not_a_distance)
         tolerance = 1e-6 * max(1.0, abs(expected))
         if not abs(got - expected) <= tolerance:
-            for cause, value in _variants(mu1, s1, mu2, s2).items():
-                if (math.isnan(value) and math.isnan(got)) or abs(got - value) <= tolerance:
-                    fail(case.exercise, f"{expected:.6f} (F = {f})", f"{got:.6g}", cause)
+            cause = likely_cause(_variants(mu1, s1, mu2, s2),
+                                 lambda value: (math.isnan(value) and math.isnan(got)) or abs(got - value) <= tolerance)
+            if cause is not None:
+                fail(case.exercise, f"{expected:.6f} (F = {f})", f"{got:.6g}", cause)
             if abs(got - expected) <= 1e-3 * max(1.0, abs(expected)):
                 fail(case.exercise, f"{expected:.8f} (F = {f}, within {tolerance:.2g})", f"{got:.8f}", "close but not "
                      "exact: compute in float64 (convert the inputs with .double() first)")
             fail(case.exercise, f"{expected:.6f} (F = {f})", f"{got:.6g}", "||mu1 - mu2||^2 + Tr(S1 + S2 - 2 "
                  "(S1^1/2 S2 S1^1/2)^1/2), with matrix square roots from the eigen-decomposition")
-        reversed_ = _number(case, f"d_reversed_{f}")
+        reversed_ = number(case, f"d_reversed_{f}", _not_a_distance)
         if not abs(reversed_ - got) <= tolerance:
             cause = ("nearly the same but not within the tolerance: compute in float64 (convert the inputs with "
                      ".double() first)" if abs(reversed_ - got) <= 1e-3 * max(1.0, abs(expected)) else
@@ -149,7 +145,7 @@ def frechet_values(case):
 def _singular(case, name, clamp):
     """The distance for singular covariances; an error there (eigh failing on a matrix of nans) says why."""
     try:
-        return _number(case, name)
+        return number(case, name, _not_a_distance)
     except PartFailed as failure:
         if "raised" in str(failure) and isinstance(case.outputs.values.get("same"), (int, float, torch.Tensor)):
             raise PartFailed(f"{failure} - likely cause: {clamp}") from None
@@ -157,7 +153,7 @@ def _singular(case, name, clamp):
 
 
 def frechet_singular(case):
-    same = _number(case, "same")
+    same = number(case, "same", _not_a_distance)
     if not abs(same) <= 1e-6:
         trace = torch.trace(case.inputs["sigma2_5"]).item()
         cause = ("the cross term is TWICE the trace: Tr(S + S) - 2 Tr((S^1/2 S S^1/2)^1/2) = 0" if abs(same - trace) <= 1e-4
@@ -185,7 +181,7 @@ def frechet_singular(case):
 def frechet_float64(case):
     big1, big2 = case.inputs["big1"].float().double(), case.inputs["big2"].float().double()
     expected = _frechet(torch.zeros(3), big1, torch.zeros(3), big2)
-    got = _number(case, "big")
+    got = number(case, "big", _not_a_distance)
     traces = torch.trace(big1).item() + torch.trace(big2).item()
     cause = (f"float32 inputs with traces near {traces:.2g} and a distance near {expected:.3g}: convert the inputs to "
              "float64 first (.double()); in float32 the large traces cancel and the small difference loses its digits")

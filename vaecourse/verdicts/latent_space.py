@@ -3,8 +3,10 @@ import numpy as np
 import torch
 
 from vaecourse.checking import expect_close, expect_equal, expect_shape, fail
-from vaecourse.verdicts.core import Part, Verdict
+from vaecourse.verdicts.core import Part, Verdict, close
 from vaecourse.verdicts.stand_ins import VAE, StandInVAE
+
+NEAR = {"rtol": 1e-5, "atol": 1e-5}  # how close a grid or a path must come to be taken for the one expected
 
 # ---------------------------------------------------------------- 6.1 encode_dataset
 
@@ -148,28 +150,24 @@ def _grid(n, limit):
                         dtype=torch.float64)
 
 
-def _close(a, b):
-    return a.shape == b.shape and torch.allclose(a, b, atol=1e-5, rtol=1e-5)
-
-
 def _judge_grid(case, c, what):
     n, limit = case.inputs[f"n_{c}"], case.inputs[f"limit_{c}"]
     got = case.tensor(f"grid_{c}", "return a tensor of shape (n * n, 2)")
     expected = _grid(n, limit)
     expect_shape(case.exercise, got, (n * n, 2), f"n = {n}: n * n points, one (z1, z2) pair per row")
     got = got.double()
-    if _close(got, expected):
+    if close(got, expected, **NEAR):
         return
     where = f"{what} (n = {n}, limit = {limit:g})"
     first = [round(v, 4) for v in got[0].tolist()]
-    if _close(got, expected[:, [1, 0]]):
+    if close(got, expected[:, [1, 0]], **NEAR):
         fail(case.exercise, f"{where}: column 0 = z1, column 1 = z2 (first point ({-limit:g}, {limit:g}))",
              f"first point {first}", "each row is (z1, z2): z1 first")
-    if _close(got[:, 0], expected[:, 0]) and _close(got[:, 1], -expected[:, 1]):
+    if close(got[:, 0], expected[:, 0], **NEAR) and close(got[:, 1], -expected[:, 1], **NEAR):
         fail(case.exercise, f"{where}: z2 = +limit in the first row (the top of the picture)", f"first point {first}",
              "the grid is upside down: images are drawn from the top, so rows must run from z2 = +limit down to -limit "
              "(flip the z2 values)")
-    if _close(got, expected.reshape(n, n, 2).transpose(0, 1).reshape(-1, 2)):
+    if close(got, expected.reshape(n, n, 2).transpose(0, 1).reshape(-1, 2), **NEAR):
         fail(case.exercise, f"{where}: z1 changing along each row (the first {n} points share z2 = {limit:g})",
              f"first points {[[round(v, 4) for v in p] for p in got[:n].tolist()]}",
              "row-major order: z2 is fixed within a row of the picture and z1 changes fastest")
@@ -245,7 +243,7 @@ def interpolate_values(case):
     expect_shape(case.exercise, got, (steps, z_start.shape[0]), "one row per step, one column per latent dimension: "
                  "(steps, latent_dim)")
     got = got.double()
-    if _close(got[0], z_end) and _close(got[-1], z_start):
+    if close(got[0], z_end, **NEAR) and close(got[-1], z_start, **NEAR):
         fail(case.exercise, "the first row z_start", f"z_end first ({[round(v, 4) for v in got[0].tolist()]})",
              "go from z_start to z_end, not backwards")
     expect_close(case.exercise, got[0], z_start, "the first point is z_start (t = 0)", atol=1e-5)

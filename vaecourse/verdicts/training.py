@@ -20,7 +20,7 @@ import torch
 
 from vaecourse.checking import fail
 from vaecourse.reference.elbo import kl_divergence, reconstruction_loss, vae_loss
-from vaecourse.verdicts.core import Part, PartFailed, Verdict, describe_meta
+from vaecourse.verdicts.core import Part, PartFailed, Verdict, close, describe_meta, likely_cause, number
 from vaecourse.verdicts.stand_ins import TRAINING, TRAINING_STATE as STATE, TrainingVAE, flat_weights
 
 LR = 1e-4  # plain SGD in the probe and the replay: one step per batch moves the weights by lr * gradient
@@ -95,24 +95,15 @@ def _cached(case, key, compute):
     return store[key]
 
 
-def _number(case, name: str, cause: str) -> float:
-    """The value the loop returned, as a float (a one-element tensor too: its type is judged elsewhere)."""
-    value = case[name]
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return float(value.double())
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    fail(case.exercise, "a number", describe_meta(case.meta(name)), cause)
+def _not_a_loss(case, name: str, value) -> None:
+    """The loop returned no number (a one-element tensor is one: its type is judged elsewhere)."""
+    fail(case.exercise, "a number", describe_meta(case.meta(name)), "return the mean negative ELBO per image as a float")
 
 
 def _expect_float(case, name: str, cause: str) -> None:
     meta = case.meta(name)
     if meta.get("kind") != "number" or meta.get("type") not in ("float", "float64"):
         fail(case.exercise, "a Python float", describe_meta(meta), cause)
-
-
-def _close(got: float, expected: float, rtol: float) -> bool:
-    return abs(got - expected) <= rtol * abs(expected)
 
 
 def _modes(case, name: str) -> torch.Tensor:
@@ -258,11 +249,11 @@ def _update_of(case, beta: float) -> str:
 def train_values(case):
     sizes = case.inputs["sizes"].double()
     for beta in TRAIN_BETAS:
-        got = _number(case, f"loss_{int(beta)}", "return the mean negative ELBO per image as a float")
+        got = number(case, f"loss_{int(beta)}", _not_a_loss)
         update = _update_of(case, beta)
         losses = torch.tensor(_train_replay(case, beta, update)[1], dtype=torch.float64)
         expected = _mean_per_image(losses, sizes)
-        if _close(got, expected, TRAIN_RTOL):
+        if close(got, expected, rtol=TRAIN_RTOL):
             continue
         wanted = f"{expected:.4f} nats per image (beta={beta}, batches of {sizes.long().tolist()})"
         likely = {
@@ -275,9 +266,9 @@ def train_values(case):
             ones = torch.tensor(_train_replay(case, 1.0, update)[1], dtype=torch.float64)
             likely[f"beta={beta} gave the value of beta=1: pass beta on, vae_loss(x_hat, x, mu, logvar, beta=beta)"] = \
                 _mean_per_image(ones, sizes)
-        for cause, value in likely.items():
-            if _close(got, value, TRAIN_RTOL):
-                fail(case.exercise, wanted, f"{got:.4f}", cause)
+        cause = likely_cause(likely, lambda value: close(got, value, rtol=TRAIN_RTOL))
+        if cause is not None:
+            fail(case.exercise, wanted, f"{got:.4f}", cause)
         fail(case.exercise, wanted, f"{got:.4f}", "the sum over batches of loss.item() * batch size, divided by the "
              "number of images (weight each batch by its size), with vae_loss(..., beta=beta); each batch's loss is "
              "the one computed before its own optimizer step")
@@ -358,10 +349,10 @@ def evaluate_modes(case):
 def evaluate_values(case):
     sizes = case.inputs["sizes"].double()
     for beta in EVAL_BETAS:
-        got = _number(case, f"loss_{int(beta)}", "return the mean negative ELBO per image as a float")
+        got = number(case, f"loss_{int(beta)}", _not_a_loss)
         sampled, at_mean = _evaluate_replay(case, beta)
         expected = _mean_per_image(sampled, sizes)
-        if _close(got, expected, EVAL_RTOL):
+        if close(got, expected, rtol=EVAL_RTOL):
             continue
         wanted = f"{expected:.4f} nats per image (beta={beta}, batches of {sizes.long().tolist()}, z sampled)"
         likely = {
@@ -376,9 +367,9 @@ def evaluate_values(case):
             ones, _ = _evaluate_replay(case, 1.0)
             likely[f"beta={beta} gave the value of beta=1: pass beta on, vae_loss(x_hat, x, mu, logvar, beta=beta)"] = \
                 _mean_per_image(ones, sizes)
-        for cause, value in likely.items():
-            if _close(got, value, EVAL_RTOL):
-                fail(case.exercise, wanted, f"{got:.4f}", cause)
+        cause = likely_cause(likely, lambda value: close(got, value, rtol=EVAL_RTOL))
+        if cause is not None:
+            fail(case.exercise, wanted, f"{got:.4f}", cause)
         fail(case.exercise, wanted, f"{got:.4f}", "the mean per image over all batches, with z sampled by model(x) "
              "and vae_loss(..., beta=beta): weight each batch's mean by its number of images, do not average the "
              "batch means or sum them, and do not change the model")

@@ -13,7 +13,7 @@ import torch
 
 from vaecourse.checking import expect_close, expect_shape, fail
 from vaecourse.verdicts import foreseen_calls
-from vaecourse.verdicts.core import Part, PartFailed, Verdict
+from vaecourse.verdicts.core import Part, PartFailed, Verdict, close, likely_cause, number
 
 
 def _flat(z_e):
@@ -34,16 +34,6 @@ def _nearest(z_e, codebook):
 def _lookup(codebook, indices):
     """codebook[indices] in the (B, D, H, W) layout."""
     return codebook[indices].permute(0, 3, 1, 2)
-
-
-def _number(case, name, cause):
-    """An emitted value that must be one number: a Python number, or a tensor holding a single value."""
-    value = case[name]
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return float(value.reshape(()))
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        fail(case.exercise, "a number", repr(value), cause)
-    return float(value)
 
 
 def _python_float(case, name, cause):
@@ -408,10 +398,14 @@ def vq_dead_codes(case):
                  "z_e.permute(0, 2, 3, 1).reshape(-1, D)), not random numbers, so that a revived code sits where the "
                  "data are")
     cause = "return how many codes were reset (an int)"
-    moved = _number(case, "moved", cause)
+
+    def not_a_count(case, name, value):
+        fail(case.exercise, "a number", repr(value), cause)
+
+    moved = number(case, "moved", not_a_count)
     if moved != len(dead):
         fail(case.exercise, f"{len(dead)} (codes moved)", moved, cause)
-    none = _number(case, "moved_none", cause)
+    none = number(case, "moved_none", not_a_count)
     if none != 0:
         fail(case.exercise, "0 codes moved when every code is used", none, cause)
 
@@ -451,19 +445,8 @@ with attempt("uniform"):
 """
 
 
-def _perplexity(indices, num_codes):
-    counts = torch.bincount(indices.reshape(-1), minlength=num_codes).double()
-    p = counts[counts > 0] / counts.sum()
-    return math.exp(-(p * p.log()).sum().item())
-
-
-def _value(case, name):
-    value = case[name]
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = float(value.reshape(()))
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise PartFailed(f"{case.exercise}: expected a number, got {value!r:.80} - return float(...) of the perplexity")
-    return float(value)
+def _not_a_perplexity(case, name, value):
+    return PartFailed(f"{case.exercise}: expected a number, got {value!r:.80} - return float(...) of the perplexity")
 
 
 def perplexity_float(case):
@@ -473,7 +456,7 @@ def perplexity_float(case):
 
 def perplexity_values(case):
     indices = case.inputs["indices"]
-    got = _value(case, "mixed")
+    got = number(case, "mixed", _not_a_perplexity)
     counts = torch.bincount(indices.reshape(-1), minlength=50).double()
     p = counts[counts > 0] / counts.sum()
     entropy = -(p * p.log()).sum().item()
@@ -481,7 +464,7 @@ def perplexity_values(case):
     if math.isnan(got):
         fail(case.exercise, f"{expected:.4f}", "nan", "unused codes have p = 0 and 0 * log(0) is nan in floating point: "
              "keep only p > 0 (p = p[p > 0])")
-    if abs(got - expected) <= 1e-5 * expected:
+    if close(got, expected, rtol=1e-5):
         return
     likely = {
         "that is the entropy; the perplexity is exp(entropy)": entropy,
@@ -490,21 +473,21 @@ def perplexity_values(case):
         "that is the number of codes used; the perplexity weighs each code by its frequency: exp(-sum p log p), equal "
         "to the count only when usage is uniform": float(len(p)),
     }
-    for cause, value in likely.items():
-        if abs(got - value) <= 1e-5 * abs(value):
-            fail(case.exercise, f"{expected:.4f} (6 of 50 codes used unequally)", f"{got:.4f}", cause)
+    cause = likely_cause(likely, lambda value: close(got, value, rtol=1e-5))
+    if cause is not None:
+        fail(case.exercise, f"{expected:.4f} (6 of 50 codes used unequally)", f"{got:.4f}", cause)
     fail(case.exercise, f"{expected:.4f} (6 of 50 codes used unequally)", f"{got:.4g}", "exp(-sum p log p) with the "
          "natural log, p the usage frequencies of the codes (counts divided by the total), unused codes left out")
 
 
 def perplexity_extremes(case):
-    single = _value(case, "single")
+    single = number(case, "single", _not_a_perplexity)
     if math.isnan(single):
         fail(case.exercise, "1.0 (a single code used)", "nan", "unused codes have p = 0 and 0 * log(0) is nan in "
              "floating point: keep only p > 0 (p = p[p > 0])")
     expect_close(case.exercise, single, 1.0, "a single code used: the entropy is 0 and the perplexity exp(0) = 1", atol=1e-6)
     k = case.inputs["uniform_codes"]
-    expect_close(case.exercise, _value(case, "uniform"), float(k), f"all {k} codes used equally often: the perplexity "
+    expect_close(case.exercise, number(case, "uniform", _not_a_perplexity), float(k), f"all {k} codes used equally often: the perplexity "
                  f"is {k}", atol=0, rtol=1e-5)
 
 
