@@ -161,12 +161,6 @@ def write_course_config(course: Path, db: str | None = None) -> tuple[Path, str]
     return path, "written"
 
 
-def check_student_id(student: str) -> str:
-    if problem := student_id_problem(student):
-        raise CourseError(problem)
-    return student
-
-
 def import_roster(csv_path: Path, db_url: str) -> list[str]:
     """Add or update the roster's students in the gradebook; return their ids."""
     with open(csv_path, newline="", encoding="utf-8-sig") as handle:
