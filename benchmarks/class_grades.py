@@ -33,8 +33,7 @@ DEFAULT_KEY = "5" * 64  # any fixed key: the same in both runs
 def grade(out: Path, notebooks: list[str], jobs: int, key: str) -> None:
     from simulated_class import write_class
 
-    from vaecourse.grading.classroom import WORK
-    from vaecourse.grading.runner import VERDICT_SECRET
+    from vaecourse.grading.course_folder import CourseFolder
     from vaecourse.nbg.run import tool_env
 
     env = tool_env({"VAE_COURSE_DATA": str(ROOT / "data")})
@@ -43,8 +42,8 @@ def grade(out: Path, notebooks: list[str], jobs: int, key: str) -> None:
         tmp = Path(tmp)
         write_class(tmp / "class", notebooks)
         course = tmp / "course"
-        (course / WORK).mkdir(parents=True)
-        (course / WORK / VERDICT_SECRET).write_text(key + "\n")
+        CourseFolder(course).work.mkdir(parents=True)
+        CourseFolder(course).verdict_secret.write_text(key + "\n")
 
         def cli(*args):
             done = subprocess.run([sys.executable, "-m", "vaecourse.grade", "--course", str(course), *args],
@@ -55,14 +54,14 @@ def grade(out: Path, notebooks: list[str], jobs: int, key: str) -> None:
         cli("release", *notebooks)
         cli("collect", "--folder", str(tmp / "class"))
         cli("autograde", "--jobs", str(jobs), "--no-progress", "--time-limit", "600")
-        rows = list(csv.DictReader(io.StringIO((course / "exports" / "grades.csv").read_text())))
+        rows = list(csv.DictReader(io.StringIO(CourseFolder(course).grades_csv.read_text())))
         from harness import graded_outputs
 
         digests = {path: sha256(text.encode()) for path, text in graded_outputs(course).items()}
         for layout in ("canvas", "moodle"):
             cli("export", "--lms-format", layout)
             digests.update({f"{layout}:{path.relative_to(course)}": sha256(path.read_bytes())
-                            for path in sorted((course / "exports").rglob("*")) if path.is_file()})
+                            for path in sorted(CourseFolder(course).exports.rglob("*")) if path.is_file()})
 
         lost = {}
         import nbformat

@@ -125,6 +125,7 @@ def profile_jobs(course: Path, notebooks: list[str], isolation, data: str) -> tu
     """Grade the course's one student with the phases timed: (phases per notebook, grade_class seconds, run_job seconds)."""
     global _job_main
     from vaecourse.grading import jobs, runner
+    from vaecourse.grading.course_folder import CourseFolder
 
     for module in jobs.JOB_SERVER_PRELOAD:  # what the grading command's job server imports before it forks
         __import__(module)
@@ -144,7 +145,7 @@ def profile_jobs(course: Path, notebooks: list[str], isolation, data: str) -> tu
 
     jobs.run_job = run_job
     started = time.perf_counter()
-    outcomes = runner.grade_class(course, f"sqlite:///{course / 'gradebook.db'}", notebooks, ["student000"],
+    outcomes = runner.grade_class(course, f"sqlite:///{CourseFolder(course).gradebook}", notebooks, ["student000"],
                                   jobs=1, progress=False, isolation=isolation, env_extra={"VAE_COURSE_DATA": data})
     total = time.perf_counter() - started
     bad = [f"{o.assignment}: {o.status} {o.reason}" for o in outcomes if o.status != runner.GRADED]

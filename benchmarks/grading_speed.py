@@ -25,6 +25,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
 from vaecourse.grading import classroom  # noqa: E402
+from vaecourse.grading.course_folder import CourseFolder  # noqa: E402
+from vaecourse.nbg.layout import AUTOGRADED, FEEDBACK, SUBMITTED  # noqa: E402
 from vaecourse.nbg.run import tool_env  # noqa: E402
 
 
@@ -70,7 +72,7 @@ def main() -> int:
             label = " ".join(way)
             csv_path = tmp / f"grades_{len(figures)}.csv"
             wall = cli(course, "autograde", "--force", *way, "--no-progress", "--csv", str(csv_path), env=env)
-            timings = json.loads((course / ".grading" / "run" / "timings.json").read_text())
+            timings = json.loads(CourseFolder(course).timings.read_text())
             per_notebook = {nb: sum(v for k, v in timings.items() if k.endswith("/" + nb)) / args.students
                             for nb in notebooks}
             figures[label] = (wall, csv_path.read_text())
@@ -90,12 +92,12 @@ def footprint(course: Path, students: int) -> str:
     """Gradebook rows and disk per complete submission, for sizing a term (README: Grading at scale)."""
     import sqlite3
 
-    db = sqlite3.connect(course / "gradebook.db")
+    db = sqlite3.connect(CourseFolder(course).gradebook)
     per_student = ["submitted_assignment", "submitted_notebook", "grade", "comment"]
     rows = sum(db.execute(f"select count(*) from {table}").fetchone()[0] for table in per_student)  # noqa: S608
     db.close()
-    size = {kind: sum(p.stat().st_size for p in (course / kind).rglob("*") if p.is_file())
-            for kind in ("submitted", "autograded", "feedback")}
+    size = {kind: sum(p.stat().st_size for p in CourseFolder(course).folder(kind).rglob("*") if p.is_file())
+            for kind in (SUBMITTED, AUTOGRADED, FEEDBACK)}
     return (f"per complete submission: {rows / students:.0f} gradebook rows ({', '.join(per_student)}); "
             f"disk {sum(size.values()) / students / 2**20:.1f} MiB (submitted {size['submitted'] / students / 2**20:.1f}, "
             f"autograded {size['autograded'] / students / 2**20:.1f}, feedback {size['feedback'] / students / 2**20:.1f})")

@@ -20,6 +20,7 @@ from harness import grading_env, load_student
 from simulated_class import filled
 
 from vaecourse.grading import lms_export
+from vaecourse.grading.course_folder import CourseFolder
 from vaecourse.grading.report import Row
 
 NB = "01_mnist"
@@ -65,16 +66,17 @@ def term(tmp_path_factory, offline_data):
     grade_cli(course, "collect", "--folder", str(tmp / "canvas"), env=env)
     out = {"course": course, "env": env}
     out["autograde"] = grade_cli(course, "autograde", "--assignment", NB, "--due", DUE, *COMMON, env=env)
-    out["canvas0"] = table(course / lms_export.LMS_FILE)
-    out["csv0"] = (course / "exports" / "grades.csv").read_text()
-    out["sha0"] = sha(course / "gradebook.db")
+    folder = CourseFolder(course)
+    out["canvas0"] = table(folder.lms_grades_csv)
+    out["csv0"] = folder.grades_csv.read_text()
+    out["sha0"] = sha(folder.gradebook)
     out["export"] = grade_cli(course, "export", "--late-penalty", "10", env=env)
-    out["canvas10"] = table(course / lms_export.LMS_FILE)
-    out["csv10"] = (course / "exports" / "grades.csv").read_text()
-    out["sha10"] = sha(course / "gradebook.db")
-    out["summaries"] = {p.stem: p.read_text() for p in (course / lms_export.SUMMARIES).glob("*.txt")}
+    out["canvas10"] = table(folder.lms_grades_csv)
+    out["csv10"] = folder.grades_csv.read_text()
+    out["sha10"] = sha(folder.gradebook)
+    out["summaries"] = {p.stem: p.read_text() for p in folder.summaries.glob("*.txt")}
     grade_cli(course, "export", "--late-penalty", "60", "--lms-format", "moodle", env=env)
-    out["moodle"] = table(course / lms_export.LMS_FILE)
+    out["moodle"] = table(folder.lms_grades_csv)
     return out
 
 
@@ -125,7 +127,7 @@ def test_lateness_is_in_the_report(term):
         assert f"carol / {NB}: submitted LATE (Canvas file" in result.stdout
         assert "alice / 01_mnist: submitted" not in result.stdout
         assert "Similarity: 1 pairs to review" in result.stdout  # bob and carol handed in the same code
-    hints = (term["course"] / "exports" / "similarity.txt").read_text()
+    hints = CourseFolder(term["course"]).similarity.read_text()
     assert f"{NB}: bob and carol: " in hints and "alice" not in hints
 
 

@@ -25,8 +25,7 @@ import pytest
 from harness import graded_outputs, grading_env, page_text, secret_lines
 from simulated_class import GRADED, NOT_GRADED, points_of_tests, write_class, write_roster
 
-from vaecourse.grading.classroom import WORK
-from vaecourse.grading.runner import VERDICT_SECRET
+from vaecourse.grading.course_folder import CourseFolder
 from vaecourse.masters import STUDENT_DIR
 from vaecourse.nbg.gradebook import open_gradebook
 from vaecourse.verdicts.core import REPORT_TITLE
@@ -67,11 +66,11 @@ def graded(tmp_path_factory, offline_data):
     grade_cli(course, "collect", "--folder", str(submissions), env=env)
     common = ["--cell-timeout", CELL_TIMEOUT, "--time-limit", "300", "--no-progress"]
     first = grade_cli(course, "autograde", "--jobs", "2", "--csv", str(tmp / "parallel.csv"), *common, env=env)
-    timings = json.loads((course / ".grading" / "run" / "timings.json").read_text())
+    timings = json.loads(CourseFolder(course).timings.read_text())
     again = [student for student in [*students, "absent"] if student not in TIMEOUT_STUDENTS]
     second = grade_cli(course, "autograde", "--force", "--jobs", "1", "--student", *again,
                        "--csv", str(tmp / "serial.csv"), *common, env=env)
-    serial_timings = json.loads((course / ".grading" / "run" / "timings.json").read_text())
+    serial_timings = json.loads(CourseFolder(course).timings.read_text())
     return {"tmp": tmp, "course": course, "expected": expected, "students": students, "env": env, "again": again,
             "roster": roster, "serial_outputs": graded_outputs(course),  # before any test can touch the course
             "before": before, "after": hashes(submissions), "submissions": submissions,
@@ -271,7 +270,7 @@ def test_feedback_made_again_from_the_gradebook_still_hides_hidden_tests(graded,
 
     course = tmp_path / "course"
     shutil.copytree(graded["course"], course, ignore=shutil.ignore_patterns("feedback", ".grading"))
-    shutil.copytree(graded["course"] / ".grading" / "status", course / ".grading" / "status")
+    shutil.copytree(CourseFolder(graded["course"]).statuses, CourseFolder(course).statuses)
     grade_cli(course, "feedback", env=graded["env"])
     student_text = " ".join(nbformat.writes(nbformat.read(STUDENT_DIR / "01_mnist.ipynb", as_version=4)).split())
     secret = secret_lines("01_mnist", student_text)
@@ -293,9 +292,9 @@ def test_the_class_on_dask_into_postgresql_equals_the_serial_sqlite_run(graded, 
     grade_cli(course, "--db", postgres_url, "release", *NOTEBOOKS, env=env)
     # the same course on another engine and database: it keeps the course's key, so its verdicts draw
     # the same inputs and the pages (whose messages quote values) can equal the serial run's
-    key = course / WORK / VERDICT_SECRET
+    key = CourseFolder(course).verdict_secret
     key.parent.mkdir(parents=True, exist_ok=True)
-    key.write_bytes((graded["course"] / WORK / VERDICT_SECRET).read_bytes())
+    key.write_bytes(CourseFolder(graded["course"]).verdict_secret.read_bytes())
     key.chmod(0o600)
     # roster, collect and autograde in one command, as an instructor would
     grade_cli(course, "--db", postgres_url, "all", "--folder", str(graded["submissions"]), "--roster",

@@ -26,6 +26,7 @@ from browser_helpers import LabServer
 from harness import grading_env, load_student
 from simulated_class import filled
 from vaecourse.grading import classroom, lms
+from vaecourse.grading.course_folder import CourseFolder
 from vaecourse.masters import ROOT, solutions_dir
 from vaecourse.nbg.gradebook import open_gradebook
 from vaecourse.nbg.layout import notebook_path
@@ -391,7 +392,7 @@ def lms_course(tmp_path) -> tuple[Path, str]:
         (folder / f"{name}.ipynb").write_bytes((solutions_dir() / f"{name}.ipynb").read_bytes())
     roster = tmp_path / "roster.csv"
     roster.write_text("id,first_name,last_name,lms_id\nalice,Alice,Archer,1001\nbob,Bob,Baker,\ncarol,Carol,Cooper,\n")
-    db_url = classroom.default_db_url(course)
+    db_url = CourseFolder(course).default_db_url()
     classroom.import_roster(roster, db_url)
     return course, db_url
 

@@ -75,7 +75,7 @@ def test_the_factory_imports_the_module_a_record_names():
 def test_a_submission_is_graded_through_a_registered_toy_backend(tmp_path, offline_data, monkeypatch):
     from vaecourse import grade
     from vaecourse.grading import runner
-    from vaecourse.grading.classroom import WORK
+    from vaecourse.grading.course_folder import CourseFolder
     from vaecourse.nbg.gradebook import open_gradebook
     from vaecourse.nbg.layout import notebook_path
 
@@ -99,4 +99,4 @@ def test_a_submission_is_graded_through_a_registered_toy_backend(tmp_path, offli
     assert autograded.cells[-1].outputs[0].text == "TOY_ISOLATION = 1\n"  # the kernel ran through the toy
     wrapped = [json.loads(line) for line in Path(toy.log).read_text().splitlines()]
     assert [c for c in wrapped if "ipykernel_launcher" in " ".join(c)], wrapped  # wrapped in the job process
-    assert (course / WORK / "run" / "isolation.txt").read_text() == TOY_WORDS + "\n"
+    assert CourseFolder(course).isolation_note.read_text() == TOY_WORDS + "\n"

@@ -275,13 +275,13 @@ def test_the_probe_runs_in_a_real_kernel_and_leaves_nothing_behind():
 def test_the_seed_is_secret_per_course_and_fixed_per_submitted_bytes(tmp_path):
     from traitlets.config import Config
 
-    from vaecourse.grading.classroom import WORK
+    from vaecourse.grading.course_folder import CourseFolder
     from vaecourse.grading.runner import verdict_secret, verdict_seed
     from vaecourse.nbg.config import configure
 
     secret = verdict_secret(tmp_path)
     assert len(secret) == 32 and verdict_secret(tmp_path) == secret  # made once, then kept
-    assert (tmp_path / WORK / "verdict_secret").stat().st_mode & 0o777 == 0o600
+    assert CourseFolder(tmp_path).verdict_secret.stat().st_mode & 0o777 == 0o600
     seed = verdict_seed(secret, "ann", "04_elbo", "abc")
     assert seed == verdict_seed(secret, "ann", "04_elbo", "abc") and 0 <= seed < 2 ** 63
     others = {verdict_seed(secret, "bob", "04_elbo", "abc"), verdict_seed(secret, "ann", "04_elbo", "abd"),

@@ -28,11 +28,12 @@ import time
 from pathlib import Path
 
 from vaecourse.grading import classroom, lms, lms_export, similarity
+from vaecourse.grading.course_folder import CourseFolder
 from vaecourse.nbg.config import CELL_TIMEOUT_S
+from vaecourse.nbg.layout import AUTOGRADED, FEEDBACK, RELEASE, SUBMITTED
 from vaecourse.translation.catalogs import LANGUAGES
 
-DEFAULT_CSV = "exports/grades.csv"
-SIMILARITY_FILE = "exports/similarity.txt"
+ANY_COURSE = CourseFolder("<course>")  # its paths as the help texts name them
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,9 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     grade_args(sub.add_parser("autograde", help="repair, autograde, feedback and export"))
     p = sub.add_parser("feedback", help="remake feedback pages from the gradebook (after manual grading)")
     p.add_argument("--assignment", nargs="+", metavar="NN_name", help="default: every released notebook")
-    p = sub.add_parser("export", help=f"grades CSV (always <course>/{DEFAULT_CSV}, the whole class), "
+    p = sub.add_parser("export", help=f"grades CSV (always {ANY_COURSE.grades_csv}, the whole class), "
                        "summary table and problems list")
-    p.add_argument("--csv", type=Path, help=f"also write the grades CSV here (default: only <course>/{DEFAULT_CSV})")
+    p.add_argument("--csv", type=Path, help=f"also write the grades CSV here (default: only {ANY_COURSE.grades_csv})")
     p.add_argument("--assignment", nargs="+", metavar="NN_name", help="only these notebooks in the --csv copy "
                    "(default: every notebook of the gradebook; the class CSV and the summary always hold them all)")
     export_args(p)
@@ -89,7 +90,7 @@ def collect_args(p, required=True) -> None:
 
 def export_args(p) -> None:
     p.add_argument("--lms-format", choices=lms_export.FORMATS, default="canvas",
-                   help=f"layout of <course>/{lms_export.LMS_FILE}: Canvas's or Moodle's gradebook import "
+                   help=f"layout of {ANY_COURSE.lms_grades_csv}: Canvas's or Moodle's gradebook import "
                    "(default: %(default)s)")
     p.add_argument("--late-penalty", type=float, default=0.0, metavar="PERCENT_PER_DAY",
                    help="percent of a late notebook's score taken per started day late, at most 100, only in the "
@@ -98,7 +99,7 @@ def export_args(p) -> None:
                    "notebooks in the gradebook, e.g. 01_mnist=2026-10-01T23:59:00+02:00 (default: keep the "
                    "gradebook's due dates, if any)")
     p.add_argument("--similarity", type=float, default=similarity.THRESHOLD, metavar="SCORE",
-                   help=f"list pairs of answer cells at least this alike (0 to 1) in <course>/{SIMILARITY_FILE}, "
+                   help=f"list pairs of answer cells at least this alike (0 to 1) in {ANY_COURSE.similarity}, "
                    "a hint to review, never a penalty (default: %(default)s)")
 
 
@@ -118,7 +119,7 @@ def grade_args(p) -> None:
                    help="seconds per cell, nbgrader's Execute.timeout (default: %(default)s)")
     p.add_argument("--time-limit", type=float, default=600,
                    help="seconds per notebook, enforced from outside (default: %(default)s)")
-    p.add_argument("--csv", type=Path, help=f"also write the grades CSV here (default: only <course>/{DEFAULT_CSV}, "
+    p.add_argument("--csv", type=Path, help=f"also write the grades CSV here (default: only {ANY_COURSE.grades_csv}, "
                    "which always holds the whole class)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (default: off, a bar over students)")
     export_args(p)
@@ -140,16 +141,17 @@ def export(course: Path, db_url: str, csv_path: Path | None = None, assignments:
     everything = report.gradebook_assignments(db_url)
     students = classroom.students_to_grade(course, db_url)
     rows = report.grade_rows(course, db_url, everything, students)
-    report.write_csv(rows, course / DEFAULT_CSV)
+    folder = CourseFolder(course)
+    report.write_csv(rows, folder.grades_csv)
     reviews = review.review_lines(course, rows)
     late = lms_export.write_exports(course, db_url, rows, reviews, layout, percent)
     pairs = [p for a in everything for p in similarity.similar_pairs(course, a, students, threshold)]
-    (course / SIMILARITY_FILE).write_text(similarity.render(pairs, threshold))
+    folder.similarity.write_text(similarity.render(pairs, threshold))
     print(report.render_report(rows, reviews + lms.late_lines(course) + lms_export.late_lines(late)))
-    print(f"\nSimilarity: {len(pairs)} pairs to review ({course / SIMILARITY_FILE}; a hint, never a penalty)")
-    print(f"Grades CSV: {course / DEFAULT_CSV}")
-    print(f"LMS grades ({layout}, {lms_export.policy(percent)}): {course / lms_export.LMS_FILE}; "
-          f"summaries: {course / lms_export.SUMMARIES}/<student>.txt")
+    print(f"\nSimilarity: {len(pairs)} pairs to review ({folder.similarity}; a hint, never a penalty)")
+    print(f"Grades CSV: {folder.grades_csv}")
+    print(f"LMS grades ({layout}, {lms_export.policy(percent)}): {folder.lms_grades_csv}; "
+          f"summaries: {folder.summaries}/<student>.txt")
     if csv_path is not None:
         if unknown := sorted(set(assignments or ()) - set(everything)):
             raise classroom.CourseError(f"--assignment {' '.join(unknown)}: not in the gradebook "
@@ -167,14 +169,14 @@ def regenerate_feedback(course: Path, db_url: str, assignments: list[str]) -> No
     from vaecourse.grading.outcome import NOT_GRADED, read_status, write_not_graded_page
 
     for assignment in assignments:
-        if any((Path(course) / "autograded").glob(f"*/{assignment}/{assignment}.ipynb")):
+        if any(CourseFolder(course).folder(AUTOGRADED).glob(f"*/{assignment}/{assignment}.ipynb")):
             # nbgrader fails on an assignment nobody's notebook was autograded in (one released, not due yet)
             classroom.run_in_course(["generate_feedback", assignment, "--force"], course, db_url)
         for student in classroom.students_to_grade(course, db_url):
             outcome = read_status(course, student, assignment)
             if outcome and outcome.status == NOT_GRADED:
                 write_not_graded_page(course, outcome)
-        print(f"feedback for {assignment}: {course / 'feedback'}/<student>/{assignment}/")
+        print(f"feedback for {assignment}: {CourseFolder(course).folder(FEEDBACK)}/<student>/{assignment}/")
 
 
 def refresh_hand_graded_feedback(course: Path, db_url: str, outcomes: list) -> int:
@@ -218,11 +220,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         isolation = _preflight(args) if args.command in ("autograde", "all") else None  # before anything is touched
         course.mkdir(parents=True, exist_ok=True)
-        db_url = args.db or classroom.default_db_url(course)
+        db_url = args.db or CourseFolder(course).default_db_url()
         if args.command == "release":
             names = classroom.release(course, db_url, args.notebooks or None, args.solutions, args.lang)
             edition = "course/" if args.lang == "en" else f"course/{args.lang}/"
-            print(f"released {', '.join(names)}: {course / 'release'} (the same notebooks as {edition})")
+            release = CourseFolder(course).folder(RELEASE)
+            print(f"released {', '.join(names)}: {release} (the same notebooks as {edition})")
             _write_config(course, args.db)
         elif args.command == "roster":
             print(f"{len(classroom.import_roster(args.csv, db_url))} students in the gradebook")
@@ -272,11 +275,11 @@ def _collect(args, course: Path, db_url: str) -> None:
     for problem in found.problems:
         print(f"warning: {problem}", file=sys.stderr)
     count = sum(len(v) for v in found.values())
-    print(f"collected {count} notebooks from {len(found)} students into {course / 'submitted'}")
+    print(f"collected {count} notebooks from {len(found)} students into {CourseFolder(course).folder(SUBMITTED)}")
     hows = [how for how in found.stored.values() if how != "new"]
     if hows:
         print(", ".join(f"{hows.count(how)} {how}" for how in sorted(set(hows)))
-              + f" (versions and hashes: {course / classroom.WORK / 'evidence'})")
+              + f" (versions and hashes: {CourseFolder(course).evidence})")
     if not found:
         raise classroom.CourseError("nothing collected" + (f": {len(found.problems)} warnings above"
                                                            if found.problems else ": no submissions found"))

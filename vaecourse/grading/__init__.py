@@ -1,6 +1,8 @@
 """Grading a class with nbgrader: repair submissions, autograde in parallel, feedback, export.
 
 The command line is `python -m vaecourse.grade` (see README.md, "For instructors").
+Every path of the course folder comes from `course_folder.CourseFolder` (nbgrader's folders, grading's
+own .grading/, exports/); no other module builds one by hand.
 One module per stage: `classroom` (the nbgrader course folder: release, roster, collect),
 `evidence` (collected submissions stored read-only, hashed, versioned; checked before grading),
 `repair` (restore what other editors and students break), `jobs` (one isolated nbgrader

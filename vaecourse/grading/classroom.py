@@ -32,14 +32,15 @@ import nbformat
 
 from vaecourse.bundling import bundle_master
 from vaecourse.figures import with_reference_figures
+from vaecourse.grading import evidence
+from vaecourse.grading.course_folder import EXCHANGE, CourseFolder
 from vaecourse.masters import ROOT, STUDENT_DIR, figures_dir, master_paths, normalise, read_master, student_notebook
 from vaecourse.nbg.config import config_text
 from vaecourse.nbg.gradebook import open_gradebook
-from vaecourse.nbg.layout import notebook_path, write_course_source
+from vaecourse.nbg.layout import RELEASE, SOURCE, SUBMITTED, TIMESTAMP_FILE, write_course_source
 from vaecourse.nbg.run import NbgraderFailed, run_nbgrader, tool_env
 
 AUTOGRADER_DIR = ROOT / "autograder"  # the nbgrader course folder grading works in
-WORK = ".grading"  # grading's own folder inside the course folder (jobs, status, logs)
 # Matched (as nbgrader's zip_collect did) against a zip member's path once extracted, <course>/downloaded/<zip>/<member>.
 DEFAULT_ZIP_REGEXP = r".*/(?P<student_id>[^/]+?)_(?P<file_id>\d\d_[A-Za-z0-9_]+)\.ipynb$"
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]*")  # fullmatch: `$` would let a trailing newline in
@@ -54,10 +55,6 @@ class CourseError(RuntimeError):
     """Something the instructor must fix; the message says what."""
 
 
-def default_db_url(course: Path) -> str:
-    return f"sqlite:///{Path(course).resolve() / 'gradebook.db'}"
-
-
 def notebook_names(solutions: Path | None = None) -> list[str]:
     """Every notebook that has a master and a released student version in course/, in course order.
 
@@ -70,7 +67,7 @@ def notebook_names(solutions: Path | None = None) -> list[str]:
 def run_in_course(args: list[str], course: Path, db_url: str, env_extra: dict | None = None) -> str:
     """Run the nbgrader CLI against `course` with grading's config; return its log, raise CourseError on failure."""
     with tempfile.TemporaryDirectory(prefix="vaecourse-nbgrader-") as tmp:
-        Path(tmp, "nbgrader_config.py").write_text(config_text(grading=True, root=course, db_url=db_url))
+        CourseFolder(tmp).config.write_text(config_text(grading=True, root=course, db_url=db_url))
         try:
             result = run_nbgrader(args, Path(tmp), tool_env(env_extra))
         except NbgraderFailed as error:
@@ -80,8 +77,11 @@ def run_in_course(args: list[str], course: Path, db_url: str, env_extra: dict | 
 
 def released(course: Path) -> list[str]:
     """Assignments with a source notebook in the course folder."""
-    source = Path(course) / "source"
-    return sorted(p.name for p in source.iterdir() if (p / f"{p.name}.ipynb").is_file()) if source.is_dir() else []
+    folder = CourseFolder(course)
+    source = folder.folder(SOURCE)
+    if not source.is_dir():
+        return []
+    return sorted(p.name for p in source.iterdir() if folder.notebook(SOURCE, p.name).is_file())
 
 
 def release(course: Path, db_url: str, names: list[str] | None = None, solutions: Path | None = None,
@@ -100,13 +100,13 @@ def release(course: Path, db_url: str, names: list[str] | None = None, solutions
         write_course_source(Path(tmp), {name: bundle_master(read_master(name, solutions), name, {}, lang)
                                         for name in names})  # exactly as the build does
         for name in names:
-            target = notebook_path(course, "source", name).parent
+            target = CourseFolder(course).folder(SOURCE, name)
             if target.exists():
                 shutil.rmtree(target)
-            shutil.copytree(notebook_path(Path(tmp), "source", name).parent, target)
+            shutil.copytree(CourseFolder(tmp).folder(SOURCE, name), target)
     for name in names:
         run_in_course(["generate_assignment", name, "--force", "--log-level=WARN"], course, db_url)
-        released = notebook_path(course, "release", name)
+        released = CourseFolder(course).notebook(RELEASE, name)
         released_nb = nbformat.read(released, as_version=4)
         cells = len(released_nb.cells)
         with_reference_figures(released_nb, name, figures_dir(solutions), lang)  # as the build does
@@ -120,7 +120,6 @@ def release(course: Path, db_url: str, names: list[str] | None = None, solutions
 
 
 CONFIG_MARK = "# Written by `python -m vaecourse.grade`"  # first line of a config the command may rewrite
-EXCHANGE = "exchange"  # nbgrader's exchange folder, inside the course folder
 
 
 def course_config_text(db: str | None = None) -> str:
@@ -148,10 +147,11 @@ def course_config_text(db: str | None = None) -> str:
 def write_course_config(course: Path, db: str | None = None) -> tuple[Path, str]:
     """Write <course>/nbgrader_config.py (`course_config_text`) and its exchange folder, unless the
     instructor's own config is there (one whose first line is not CONFIG_MARK); (path, what was done)."""
-    path = Path(course) / "nbgrader_config.py"
+    folder = CourseFolder(course)
+    path = folder.config
     if path.exists() and not path.read_text().startswith(CONFIG_MARK):
         return path, "kept: not written by this command"
-    (Path(course) / EXCHANGE).mkdir(exist_ok=True)
+    folder.exchange.mkdir(exist_ok=True)
     text = course_config_text(db)
     if path.exists() and path.read_text() == text:
         return path, "unchanged"
@@ -159,12 +159,6 @@ def write_course_config(course: Path, db: str | None = None) -> tuple[Path, str]
     if db:
         path.chmod(0o600)  # a database URL may hold a password
     return path, "written"
-
-
-def check_student_id(student: str) -> str:
-    if problem := student_id_problem(student):
-        raise CourseError(problem)
-    return student
 
 
 def import_roster(csv_path: Path, db_url: str) -> list[str]:
@@ -262,8 +256,6 @@ def collect_folder(folder: Path, course: Path, db_url: str | None = None) -> Col
     folder with a bad student id is skipped (and named in `problems`); the others are
     collected. Links are never followed, at any level. db_url: check the ids against the roster.
     """
-    from vaecourse.grading import evidence
-
     folder, course = Path(folder), Path(course)
     if not folder.is_dir():
         raise CourseError(f"{folder}: not a folder")
@@ -286,7 +278,7 @@ def collect_folder(folder: Path, course: Path, db_url: str | None = None) -> Col
                     refused.append(f"{path.name} is a symbolic link (collect follows no links)")
                 elif is_archive_name(path.name):
                     refused.append(f"{path.name} is an archive (archives inside a submission are not unpacked)")
-                elif path.suffix == ".ipynb" or path.name == "timestamp.txt":
+                elif path.suffix == ".ipynb" or path.name == TIMESTAMP_FILE:
                     data, why = _read_regular_file(path)
                     if why:
                         refused.append(f"{path.name} is {why}")
@@ -348,8 +340,6 @@ def collect_zip(zip_path: Path, course: Path, db_url: str | None = None,
     notebook is skipped, and so are members that disagree about one submission; each is
     named in `problems`; the others are collected.
     """
-    from vaecourse.grading import evidence
-
     course, zip_path = Path(course), Path(zip_path)
     try:
         pattern = re.compile(regexp)
@@ -371,7 +361,7 @@ def collect_zip(zip_path: Path, course: Path, db_url: str | None = None,
             info, stamp, data = chosen
             files = {f"{assignment}.ipynb": data}
             if stamp:
-                files["timestamp.txt"] = stamp.encode()
+                files[TIMESTAMP_FILE] = stamp.encode()
             result.add(student, assignment,
                        evidence.store(course, student, assignment, files, f"{zip_path.resolve()}:{info.filename}"))
     _check_roster(result, db_url)
@@ -393,7 +383,7 @@ def _zip_groups(zf: zipfile.ZipFile, zip_path: Path, course: Path, pattern: re.P
         if why := _member_problem(info):
             problems.append(f"skipped {where}: {why}")
             continue
-        match = pattern.match((course / "downloaded" / zip_path.stem / info.filename).as_posix())
+        match = pattern.match((CourseFolder(course).downloaded(zip_path.stem) / info.filename).as_posix())
         if not match or not match.group("student_id") or not match.group("file_id"):
             problems.append(f"skipped {where}: its name does not match --regexp {pattern.pattern!r}")
             continue
@@ -468,7 +458,7 @@ def students_to_grade(course: Path, course_db: str, only: list[str] | None = Non
     """Everyone on the roster and everyone who submitted something."""
     with open_gradebook(course_db) as gb:
         roster = {student.id for student in gb.students}
-    submitted_root = Path(course) / "submitted"
+    submitted_root = CourseFolder(course).folder(SUBMITTED)
     submitted = {p.name for p in submitted_root.iterdir() if p.is_dir()} if submitted_root.is_dir() else set()
     everyone = sorted(roster | submitted)
     return [s for s in everyone if not only or s in only]

@@ -8,7 +8,7 @@ A task runs `vaecourse.grading.jobs.run_job`, the code `--jobs` runs (repair is 
 the main process; nbgrader autograde with the grader-side verdicts, the cell timeout, the notebook
 time limit and the feedback pages all happen on the worker). No shared filesystem is assumed: the job
 folder travels with the task as a tar archive (a few MB: the source, the repaired submission, a
-small sqlite gradebook) and only the outputs come back (OUTPUTS, capped at OUTPUT_LIMIT bytes).
+small sqlite gradebook) and only the outputs come back (JobFolder.OUTPUTS, capped at OUTPUT_LIMIT bytes).
 The main process unpacks them into the job folder and hands them to the runner, which merges
 every gradebook in a fixed order: the grades and files equal a serial run.
 
@@ -32,10 +32,9 @@ from collections.abc import Callable, Hashable
 from dataclasses import replace
 from pathlib import Path
 
+from vaecourse.grading.course_folder import JobFolder
 from vaecourse.grading.jobs import Item, JobResult, JobSpec, run_job
 
-# What comes back from a worker: the job's outputs, nothing else (see vaecourse.grading.jobs).
-OUTPUTS = ("autograded", "feedback", "gradebook.db", "result.json", "output.txt", "log.txt")
 OUTPUT_LIMIT = 200 * 2**20  # bytes: an autograded notebook with a huge output is refused, not copied
 
 
@@ -75,7 +74,7 @@ def run_packed(data: bytes, spec: JobSpec) -> tuple[bytes, JobResult]:
         job_dir = Path(tmp) / "job"
         unpack(data, job_dir)
         result = run_job(job_dir, replace(spec, env=env))
-        outputs = pack(job_dir, OUTPUTS)
+        outputs = pack(job_dir, JobFolder.OUTPUTS)  # what comes back: the job's outputs, nothing else
         if len(outputs) > OUTPUT_LIMIT:  # nothing comes back, and the reason says why
             return pack(job_dir, ()), JobResult(None, f"the graded notebook's outputs exceed "
                                                 f"{OUTPUT_LIMIT // 2**20} MB (huge prints?)", result.seconds)

@@ -23,22 +23,10 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from vaecourse.grading.classroom import WORK
+from vaecourse.grading.course_folder import CourseFolder
+from vaecourse.nbg.layout import SUBMITTED
 
-EVIDENCE = "evidence"  # <course>/.grading/evidence/
 NEW, NEW_VERSION, UNCHANGED, RESTORED = "new", "new version", "unchanged", "restored"
-
-
-def evidence_root(course: Path) -> Path:
-    return Path(course) / WORK / EVIDENCE
-
-
-def manifest_path(course: Path, student: str, assignment: str) -> Path:
-    return evidence_root(course) / student / f"{assignment}.json"
-
-
-def submission_folder(course: Path, student: str, assignment: str) -> Path:
-    return Path(course) / "submitted" / student / assignment
 
 
 def sha256(data: bytes) -> str:
@@ -46,7 +34,7 @@ def sha256(data: bytes) -> str:
 
 
 def read_manifest(course: Path, student: str, assignment: str) -> dict | None:
-    path = manifest_path(course, student, assignment)
+    path = CourseFolder(course).manifest(student, assignment)
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -74,8 +62,8 @@ def store(course: Path, student: str, assignment: str, files: dict[str, bytes], 
     UNCHANGED or RESTORED (see the module doc). `source`: where they came from (zip member or folder)."""
     course = Path(course)
     now = now or datetime.now(UTC).isoformat(timespec="seconds")
-    folder = submission_folder(course, student, assignment)
-    versions = evidence_root(course) / student / assignment
+    folder = CourseFolder(course).folder(SUBMITTED, assignment, student)
+    versions = CourseFolder(course).versions(student, assignment)
     record = read_manifest(course, student, assignment)
     hashes = {name: sha256(data) for name, data in files.items()}
     if record is not None and recorded_hashes(record) == hashes:
@@ -135,10 +123,10 @@ def verify_submission(course: Path, student: str, assignment: str) -> str:
     all: an old course folder, or one made by hand) has nothing to check against: "".
     """
     course = Path(course)
-    folder = submission_folder(course, student, assignment)
+    folder = CourseFolder(course).folder(SUBMITTED, assignment, student)
     record = read_manifest(course, student, assignment)
     if record is None:
-        if os.path.lexists(folder) and evidence_root(course).is_dir():
+        if os.path.lexists(folder) and CourseFolder(course).evidence.is_dir():
             return ("the stored submission has no collect record (it was not stored by `collect`): not graded; "
                     "collect it with `python -m vaecourse.grade collect`")
         return ""
@@ -156,7 +144,7 @@ def verify_submission(course: Path, student: str, assignment: str) -> str:
         elif want[name] != have[name]:
             differences.append(f"{name}: sha256 {_short(want[name])} recorded, {_short(have[name])} now")
     return (f"the stored submission changed since collect ({'; '.join(differences)}): not graded; "
-            f"the record is {manifest_path(course, student, assignment).relative_to(course)}, "
+            f"the record is {CourseFolder(course).manifest(student, assignment).relative_to(course)}, "
             "collect the original again to restore it")
 
 
@@ -180,7 +168,7 @@ def _move(source: Path, target: Path) -> None:
 
 def _write_folder(course: Path, folder: Path, files: dict[str, bytes]) -> None:
     """Write the files read-only into a new folder beside the evidence, then move it into place at once."""
-    staging = evidence_root(course) / ".staging"
+    staging = CourseFolder(course).evidence_staging
     staging.mkdir(parents=True, exist_ok=True)
     new = Path(tempfile.mkdtemp(dir=staging))
     for name, data in files.items():
@@ -193,7 +181,7 @@ def _write_folder(course: Path, folder: Path, files: dict[str, bytes]) -> None:
 
 
 def _write_manifest(course: Path, student: str, assignment: str, manifest: dict) -> None:
-    path = manifest_path(course, student, assignment)
+    path = CourseFolder(course).manifest(student, assignment)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{assignment}.", suffix=".json")
     with os.fdopen(fd, "w") as handle:

@@ -45,8 +45,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vaecourse.grading import faults
+from vaecourse.grading.course_folder import JobFolder
 from vaecourse.nbg.config import configure
-from vaecourse.nbg.layout import notebook_path
+from vaecourse.nbg.layout import AUTOGRADED, FEEDBACK, SOURCE
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ def job_main(job_dir: str, spec: JobSpec, grader_pid: int | None = None) -> None
         _watch_grader(grader_pid)
     os.environ.update(spec.env)
     os.chdir(job_dir)
-    log = os.open(Path(job_dir) / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    job = JobFolder(job_dir)
+    log = os.open(job.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log, 1)  # nbgrader's and the kernel's own chatter go to the job's log, not the terminal
     os.dup2(log, 2)
     from nbgrader.apps import NbGraderAPI
@@ -95,7 +97,7 @@ def job_main(job_dir: str, spec: JobSpec, grader_pid: int | None = None) -> None
 
     config = Config()
     configure(config, grading=True, cell_timeout=spec.cell_timeout, root=job_dir,
-              db_url=f"sqlite:///{Path(job_dir) / 'gradebook.db'}", isolation=spec.isolation,
+              db_url=f"sqlite:///{job.gradebook}", isolation=spec.isolation,
               data_dir=spec.env.get("VAE_COURSE_DATA"), verdict_seed=spec.verdict_seed)
     witness = Witness()  # what this process sees nbclient do: the only evidence of a timeout
     witness.install(config)
@@ -104,7 +106,7 @@ def job_main(job_dir: str, spec: JobSpec, grader_pid: int | None = None) -> None
     result["witness"] = witness.summary()
     if result["autograde"].get("success"):
         result["feedback"] = api.generate_feedback(spec.assignment, spec.student, force=True)
-    Path(job_dir, "result.json").write_text(json.dumps(result, default=str))
+    job.result.write_text(json.dumps(result, default=str))
 
 
 def _die_with_parent() -> None:
@@ -219,7 +221,7 @@ def run_once(job_dir: Path, spec: JobSpec) -> tuple[dict | None, str]:
         process.join(10)
         return None, f"time limit of {spec.time_limit:g} s for the notebook exceeded (an endless loop, or far too slow)"
     _kill_tree(process.pid)  # a kernel left behind by a crash
-    result_file = job_dir / "result.json"
+    result_file = JobFolder(job_dir).result
     if not result_file.is_file():
         return None, died_reason(process.exitcode)
     return json.loads(result_file.read_text()), ""
@@ -246,20 +248,21 @@ def failure_reason(result: dict) -> str:
 
 def _reset(job_dir: Path, gradebook: bytes) -> None:
     """Back to the folder as it came in, for a second attempt."""
-    for name in ("autograded", "feedback"):
-        if (job_dir / name).exists():
-            shutil.rmtree(job_dir / name)
-    (job_dir / "result.json").unlink(missing_ok=True)
-    (job_dir / "gradebook.db").write_bytes(gradebook)
+    job = JobFolder(job_dir)
+    for step in (AUTOGRADED, FEEDBACK):
+        if job.folder(step).exists():
+            shutil.rmtree(job.folder(step))
+    job.result.unlink(missing_ok=True)
+    job.gradebook.write_bytes(gradebook)
 
 
 def machine_check(job_dir: Path, spec: JobSpec, fault: faults.Fault) -> faults.MachineCheck:
     """The course's cells up to the fault, alone in a fresh kernel in a process of their own
     (vaecourse.grading.faults.machine_check_main), once the student's kernel is gone."""
-    folder = job_dir / "machine_check"
+    folder = JobFolder(job_dir).machine_check
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
-    source = notebook_path(job_dir, "source", spec.assignment)
+    source = JobFolder(job_dir).notebook(SOURCE, spec.assignment)
     timeout, iopub = faults.timeouts(spec.cell_timeout)
     limit = 120 + 4 * (timeout + iopub)
     process = _context().Process(target=faults.machine_check_main, args=(str(folder), str(source), fault.upto, spec))
@@ -289,9 +292,9 @@ def data_reason(spec: JobSpec) -> str:
 
 def run_job(job_dir: Path, spec: JobSpec) -> JobResult:
     """Grade the job folder (see the module doc); twice when a timeout came with a slow machine check."""
-    job_dir = Path(job_dir)
+    job_dir, job = Path(job_dir), JobFolder(job_dir)
     started = time.monotonic()
-    gradebook = (job_dir / "gradebook.db").read_bytes()
+    gradebook = job.gradebook.read_bytes()
     result, notes, attempt = None, [], 1
     reason = data_reason(spec)
     for attempt in (1, 2):
@@ -313,8 +316,8 @@ def run_job(job_dir: Path, spec: JobSpec) -> JobResult:
                 notes.append(faults.not_the_machine(fault, check, spec.cell_timeout))
         break
     if result is not None and not reason:
-        notes += faults.mnist_notes(notebook_path(job_dir, "autograded", spec.assignment, spec.student))
-    (job_dir / "log.txt").write_text(json.dumps(result, indent=1, default=str) if result else reason)
+        notes += faults.mnist_notes(job.notebook(AUTOGRADED, spec.assignment, spec.student))
+    job.log.write_text(json.dumps(result, indent=1, default=str) if result else reason)
     return JobResult(result, reason, round(time.monotonic() - started, 2), attempt, notes)
 
 

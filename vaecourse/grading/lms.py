@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vaecourse.grading import classroom
+from vaecourse.grading.course_folder import CourseFolder
 from vaecourse.nbg.gradebook import open_gradebook
 
 FORMATS = ("canvas", "moodle")
@@ -32,7 +33,6 @@ MOODLE = re.compile(r"^(?P<name>[^_/]+)_(?P<user_id>\d+)_assignsubmission_file_/
 RESUBMISSION = re.compile(r"^(?P<base>.+?)(?:-(?P<dash>\d+)| \((?P<paren>\d+)\))?$")
 NAMES = {"canvas": "login_[LATE_]userid_submissionid_file.ipynb",
          "moodle": "Full Name_id_assignsubmission_file_file.ipynb"}
-LMS_RECORDS = "lms"  # <course>/.grading/lms/<student>/<assignment>.json: the LMS file collected, late or not
 
 
 @dataclass
@@ -240,7 +240,7 @@ def _store(files: list[File], course: Path, roster, lms: str, result: classroom.
 
 
 def record_path(course: Path, student: str, assignment: str) -> Path:
-    return Path(course) / classroom.WORK / LMS_RECORDS / student / f"{assignment}.json"
+    return CourseFolder(course).lms_record(student, assignment)
 
 
 def marked_late(course: Path, student: str, assignment: str) -> bool:
@@ -251,7 +251,7 @@ def marked_late(course: Path, student: str, assignment: str) -> bool:
 
 def late_lines(course: Path) -> list[str]:
     """One problems line per submission collected from an LMS that marked it late."""
-    root = Path(course) / classroom.WORK / LMS_RECORDS
+    root = CourseFolder(course).lms_records
     lines = []
     for path in sorted(root.glob("*/*.json")) if root.is_dir() else []:
         record = json.loads(path.read_text())

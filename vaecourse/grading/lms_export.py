@@ -36,17 +36,16 @@ from pathlib import Path
 import nbformat
 
 from vaecourse.grading import classroom, lms
+from vaecourse.grading.course_folder import CourseFolder
 from vaecourse.grading.lms import Person
 from vaecourse.grading.outcome import NOT_GRADED
 from vaecourse.grading.report import NEEDS_MANUAL, NOT_RUN, Row, fmt
 from vaecourse.masters import grade_id
 from vaecourse.nbg.gradebook import open_gradebook
-from vaecourse.nbg.layout import notebook_path
+from vaecourse.nbg.layout import AUTOGRADED, SUBMITTED
 from vaecourse.verdicts.record import CellResult, is_result_output
 
 FORMATS = ("canvas", "moodle")
-LMS_FILE = "exports/lms_grades.csv"
-SUMMARIES = "exports/summary"
 DAY_S = 86400
 
 
@@ -195,7 +194,7 @@ def write_table(table: list[list[str]], path: Path) -> None:
 def failure_messages(course: Path, student: str, assignment: str) -> dict[str, str]:
     """grade_id -> why a test cell lost points ({} if none): the parts of its grader-side verdict that
     were lost with the first one's message, else the first line of the error the cell showed."""
-    path = notebook_path(course, "autograded", assignment, student)
+    path = CourseFolder(course).notebook(AUTOGRADED, assignment, student)
     try:
         nb = nbformat.read(path, as_version=4)
     except (OSError, ValueError, KeyError, AttributeError, TypeError):
@@ -234,7 +233,7 @@ def summary_text(person: Person, rows: list[Row], late: dict, percent: float, fl
     text = [f"Grades of {name} ({person.id})", ""]
     for r in mine:
         score, record = scored(r), late[(person.id, r.notebook)]
-        handed_in = notebook_path(course, "submitted", r.notebook, person.id).is_file()
+        handed_in = CourseFolder(course).notebook(SUBMITTED, r.notebook, person.id).is_file()
         shown = f"{fmt(score)} / {fmt(r.max_score)}" if score is not None else \
             (r.status if handed_in else "no submission")
         text.append(f"{r.notebook}: {shown}" + (f"  [{record.text()}]" if record.days else ""))
@@ -259,10 +258,9 @@ def write_exports(course: Path, db_url: str, rows: list[Row], reviews: list[str]
     notebooks = sorted({r.notebook for r in rows if r.level == "notebook"})
     people = roster(db_url, students)
     late = lateness(course, db_url, notebooks, students)
-    write_table(lms_table(rows, people, late, percent, layout), course / LMS_FILE)
-    folder = course / SUMMARIES
-    folder.mkdir(parents=True, exist_ok=True)
+    write_table(lms_table(rows, people, late, percent, layout), CourseFolder(course).lms_grades_csv)
+    CourseFolder(course).summaries.mkdir(parents=True, exist_ok=True)
     for person in people:
         flags = sum(line.startswith(f"review: {person.id} ") for line in reviews)
-        (folder / f"{person.id}.txt").write_text(summary_text(person, rows, late, percent, flags, course))
+        CourseFolder(course).summary(person.id).write_text(summary_text(person, rows, late, percent, flags, course))
     return late

@@ -9,8 +9,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from vaecourse.grading.classroom import WORK
-from vaecourse.nbg.layout import notebook_path
+from vaecourse.grading.course_folder import CourseFolder
+from vaecourse.nbg.layout import FEEDBACK
 
 GRADED = "graded"
 NOT_GRADED = "could not grade"
@@ -32,12 +32,8 @@ class Outcome:
     kept: bool = field(default=False, compare=False)  # kept from an earlier run in this one (not written)
 
 
-def status_path(course: Path, student: str, assignment: str) -> Path:
-    return Path(course) / WORK / "status" / student / f"{assignment}.json"
-
-
 def read_status(course: Path, student: str, assignment: str) -> Outcome | None:
-    path = status_path(course, student, assignment)
+    path = CourseFolder(course).status(student, assignment)
     if not path.is_file():
         return None
     record = json.loads(path.read_text())
@@ -46,7 +42,7 @@ def read_status(course: Path, student: str, assignment: str) -> Outcome | None:
 
 
 def write_status(course: Path, outcome: Outcome) -> None:
-    path = status_path(course, outcome.student, outcome.assignment)
+    path = CourseFolder(course).status(outcome.student, outcome.assignment)
     path.parent.mkdir(parents=True, exist_ok=True)
     record = asdict(outcome)
     record.pop("kept")
@@ -62,6 +58,6 @@ def not_graded_page(student: str, assignment: str, reason: str) -> str:
 
 def write_not_graded_page(course: Path, outcome: Outcome) -> None:
     """The feedback page of a notebook that could not be graded, in place of nbgrader's."""
-    page = notebook_path(course, "feedback", outcome.assignment, outcome.student)
+    page = CourseFolder(course).notebook(FEEDBACK, outcome.assignment, outcome.student)
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(not_graded_page(outcome.student, outcome.assignment, outcome.reason))

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import nbformat
 
+from vaecourse.grading.course_folder import CourseFolder
 from vaecourse.grading.outcome import GRADED, NOT_GRADED, Outcome, read_status
 from vaecourse.masters import grade_id
 from vaecourse.nbg.gradebook import open_gradebook
-from vaecourse.nbg.layout import notebook_path
+from vaecourse.nbg.layout import RELEASE
 
 COLUMNS = ["student", "notebook", "level", "item", "kind", "score", "max_score", "status", "reason"]
 NEEDS_MANUAL = "needs manual grading"
@@ -51,7 +52,7 @@ def gradebook_assignments(course_db: str) -> list[str]:
 
 
 def cell_order(course: Path, assignment: str) -> list[str]:
-    path = notebook_path(course, "release", assignment)
+    path = CourseFolder(course).notebook(RELEASE, assignment)
     if not path.is_file():
         return []
     return [grade_id(c) for c in nbformat.read(path, as_version=4).cells if grade_id(c)]

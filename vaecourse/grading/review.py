@@ -19,9 +19,10 @@ from pathlib import Path
 
 import nbformat
 
+from vaecourse.grading.course_folder import CourseFolder
 from vaecourse.grading.outcome import GRADED, read_status
 from vaecourse.masters import grade_id
-from vaecourse.nbg.layout import notebook_path
+from vaecourse.nbg.layout import RELEASE, SUBMITTED
 
 HOOK_ATTRIBUTES = {"input_transformers", "input_transformers_post", "input_transformers_cleanup", "ast_transformers",
                    "set_custom_exc", "register_magic_function", "run_cell", "showtraceback"}
@@ -146,17 +147,17 @@ def scan_submission(submitted: Path, release) -> list[str]:
 
 def review_lines(course: Path, rows) -> list[str]:
     """'review: <student> <notebook>: <what, where>; ...' for every flagged submission (rows: report.grade_rows)."""
-    course = Path(course)
+    folder = CourseFolder(course)
     releases, lines = {}, []
     for r in rows:
         if r.level != "notebook":
             continue
         if r.notebook not in releases:
-            path = notebook_path(course, "release", r.notebook)
+            path = folder.notebook(RELEASE, r.notebook)
             releases[r.notebook] = nbformat.read(path, as_version=4) if path.is_file() else nbformat.v4.new_notebook()
         outcome = read_status(course, r.student, r.notebook)
         flags = list(outcome.notes) if outcome is not None and outcome.status == GRADED else []
-        flags += scan_submission(notebook_path(course, "submitted", r.notebook, r.student), releases[r.notebook])
+        flags += scan_submission(folder.notebook(SUBMITTED, r.notebook, r.student), releases[r.notebook])
         if flags:
             lines.append(f"review: {r.student} {r.notebook}: {'; '.join(flags)}")
     return lines

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import nbformat
 
-from vaecourse.grading.classroom import WORK, CourseError, released, students_to_grade
+from vaecourse.grading.classroom import CourseError, released, students_to_grade
+from vaecourse.grading.course_folder import CourseFolder, JobFolder
 from vaecourse.grading.evidence import sha256, verify_submission
 from vaecourse.grading.faults import data_check, data_folder
 from vaecourse.grading.jobs import JobResult, JobSpec, LocalExecutor
@@ -37,7 +38,7 @@ from vaecourse.grading.outcome import (GRADED, NOT_GRADED, Outcome, read_status,
 from vaecourse.grading.repair import CannotGrade, repair
 from vaecourse.grading.verify import tampered
 from vaecourse.nbg.config import CELL_TIMEOUT_S
-from vaecourse.nbg.layout import notebook_path
+from vaecourse.nbg.layout import AUTOGRADED, FEEDBACK, RELEASE, SOURCE, SUBMITTED, TIMESTAMP_FILE
 from vaecourse.nbg.run import tool_env
 
 Key = tuple[str, str]  # (student, assignment)
@@ -62,21 +63,21 @@ def grade_class(course: Path, course_db: str, assignments: list[str] | None = No
     if missing:
         raise CourseError(f"not released: {sorted(missing)}; run `python -m vaecourse.grade release` first")
     students = students_to_grade(course, course_db, students)
-    work = course / WORK / "run"
-    if work.exists():
-        shutil.rmtree(work)
-    (work / "jobs").mkdir(parents=True)
-    write_template(course_db, work / "template.db", assignments)
-    outcomes, job_dirs = prepare_jobs(course, work, assignments, students, force)
+    folder = CourseFolder(course)
+    if folder.run.exists():
+        shutil.rmtree(folder.run)
+    folder.jobs.mkdir(parents=True)
+    write_template(course_db, folder.template_db, assignments)
+    outcomes, job_dirs = prepare_jobs(course, assignments, students, force)
     env = tool_env(env_extra)
     env.pop("NBGRADER_EXECUTION", None)
-    folder, where = data_folder(env)
-    if not env.get("VAE_COURSE_DATA") and folder.is_dir():
-        env["VAE_COURSE_DATA"] = str(folder)  # the course's default (vaecourse.runtime), made explicit:
+    data, where = data_folder(env)
+    if not env.get("VAE_COURSE_DATA") and data.is_dir():
+        env["VAE_COURSE_DATA"] = str(data)  # the course's default (vaecourse.runtime), made explicit:
         # a sandboxed kernel sees only the data folder it is shown
-    if job_dirs and (executor is None or folder.is_dir()):  # elsewhere (Dask) each worker checks its own
-        check_data_or_refuse(folder, where, isolation)
-    (work / "isolation.txt").write_text(isolation.describe() + "\n")
+    if job_dirs and (executor is None or data.is_dir()):  # elsewhere (Dask) each worker checks its own
+        check_data_or_refuse(data, where, isolation)
+    folder.isolation_note.write_text(isolation.describe() + "\n")
     secret = verdict_secret(course)
     items = [(key, job_dir, JobSpec(*key, cell_timeout, time_limit, env, isolation,
                                     verdict_seed(secret, *key, outcomes[key].submission_sha256)))
@@ -89,7 +90,7 @@ def grade_class(course: Path, course_db: str, assignments: list[str] | None = No
         publish(course, course_db, outcomes[key], job_dirs[key])
 
     timings = run_jobs(items, outcomes, executor or LocalExecutor(jobs), students, progress, finished)
-    (work / "timings.json").write_text(json.dumps(timings, indent=1, sort_keys=True))
+    folder.timings.write_text(json.dumps(timings, indent=1, sort_keys=True))
     return [outcomes[key] for key in sorted(outcomes)]
 
 
@@ -176,10 +177,12 @@ def preflight(sandbox: bool = True, env: dict | None = None, data_required: bool
     return isolation
 
 
-def prepare_jobs(course: Path, work: Path, assignments: list[str], students: list[str],
+def prepare_jobs(course: Path, assignments: list[str], students: list[str],
                  force: bool = False) -> tuple[dict[Key, Outcome], dict[Key, Path]]:
-    """Every (student, assignment)'s outcome so far, and the job folders of those there is something to grade."""
-    releases = {a: nbformat.read(notebook_path(course, "release", a), as_version=4) for a in assignments}
+    """Every (student, assignment)'s outcome so far, and the job folders (in the course folder's run/) of
+    those there is something to grade."""
+    folder = CourseFolder(course)
+    releases = {a: nbformat.read(folder.notebook(RELEASE, a), as_version=4) for a in assignments}
     outcomes, job_dirs = {}, {}
     for student in students:
         for assignment in assignments:
@@ -192,13 +195,10 @@ def prepare_jobs(course: Path, work: Path, assignments: list[str], students: lis
                 outcome.status, outcome.reason = NOT_GRADED, changed
                 continue
             outcome.submission_sha256 = submission_sha256(course, student, assignment)
-            job_dir = work / "jobs" / student / assignment
-            if prepare_job(course, job_dir, work / "template.db", releases[assignment], outcome):
+            job_dir = folder.job(student, assignment)
+            if prepare_job(course, job_dir, folder.template_db, releases[assignment], outcome):
                 job_dirs[(student, assignment)] = job_dir
     return outcomes, job_dirs
-
-
-VERDICT_SECRET = "verdict_secret"  # under autograder/.grading/: the key the verdicts' inputs are drawn with
 
 
 def verdict_secret(course: Path) -> bytes:
@@ -207,7 +207,7 @@ def verdict_secret(course: Path) -> bytes:
     It never reaches a kernel (the sandbox shows no part of the course folder). Delete the file
     to draw new inputs for every submission from the next grading on.
     """
-    path = Path(course) / WORK / VERDICT_SECRET
+    path = CourseFolder(course).verdict_secret
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -226,7 +226,7 @@ def verdict_seed(secret: bytes, student: str, assignment: str, submission: str) 
 
 def submission_sha256(course: Path, student: str, assignment: str) -> str:
     """SHA-256 of the stored submission ('' if there is none)."""
-    path = course / "submitted" / student / assignment / f"{assignment}.ipynb"
+    path = CourseFolder(course).notebook(SUBMITTED, assignment, student)
     return sha256(path.read_bytes()) if path.is_file() else ""
 
 
@@ -244,8 +244,8 @@ def already_graded(course: Path, student: str, assignment: str) -> Outcome | Non
 def prepare_job(course: Path, job_dir: Path, template: Path, release, outcome: Outcome) -> bool:
     """Make the job folder of one submission (see vaecourse.grading.jobs); False (and why in `outcome`) if none."""
     student, assignment = outcome.student, outcome.assignment
-    folder = course / "submitted" / student / assignment
-    notebook = folder / f"{assignment}.ipynb"
+    folder = CourseFolder(course).folder(SUBMITTED, assignment, student)
+    notebook = CourseFolder(course).notebook(SUBMITTED, assignment, student)
     if not notebook.is_file():
         others = sorted(p.name for p in folder.glob("*.ipynb")) if folder.is_dir() else []
         outcome.status = NOT_GRADED
@@ -257,13 +257,14 @@ def prepare_job(course: Path, job_dir: Path, template: Path, release, outcome: O
         outcome.status, outcome.reason = NOT_GRADED, str(error)
         return False
     outcome.repairs, outcome.test_notes = repaired.notes, repaired.test_notes
-    shutil.copytree(course / "source" / assignment, job_dir / "source" / assignment)
-    target = notebook_path(job_dir, "submitted", assignment, student)
+    job = JobFolder(job_dir)
+    shutil.copytree(CourseFolder(course).folder(SOURCE, assignment), job.folder(SOURCE, assignment))
+    target = job.notebook(SUBMITTED, assignment, student)
     target.parent.mkdir(parents=True)
     nbformat.write(repaired.nb, target)
-    if (folder / "timestamp.txt").is_file():
-        shutil.copyfile(folder / "timestamp.txt", target.parent / "timestamp.txt")
-    shutil.copyfile(template, job_dir / "gradebook.db")
+    if (folder / TIMESTAMP_FILE).is_file():
+        shutil.copyfile(folder / TIMESTAMP_FILE, target.parent / TIMESTAMP_FILE)
+    shutil.copyfile(template, job.gradebook)
     return True
 
 
@@ -294,15 +295,15 @@ def run_jobs(items: list, outcomes: dict[Key, Outcome], executor, students: list
 
 # What comes back from a job into the course folder: the graded notebook and its feedback page,
 # nothing a kernel wrote beside them (its working folder is the autograded one), each capped.
-RETURNED = {"autograded": "{a}.ipynb", "feedback": "{a}.html"}
+RETURNED = (AUTOGRADED, FEEDBACK)
 RETURNED_LIMIT = 20 * 2**20  # bytes; output is capped at 20,000 characters a cell, so far below this
 
 
 def publish(course: Path, course_db: str, outcome: Outcome, job_dir: Path | None) -> None:
     """Scores into the course gradebook; autograded notebook and feedback into the course folder; status record."""
     student, assignment = outcome.student, outcome.assignment
-    made = {kind: job_dir / kind / student / assignment / name.format(a=assignment)
-            for kind, name in RETURNED.items()} if job_dir else {}
+    job, folder = JobFolder(job_dir) if job_dir else None, CourseFolder(course)
+    made = {kind: job.notebook(kind, assignment, student) for kind in RETURNED} if job else {}
     links = [p.name for p in made.values() if p.is_symlink() or (p.is_file() and p.stat().st_nlink > 1)]
     too_big = [p.name for p in made.values() if p.is_file() and p.stat().st_size > RETURNED_LIMIT]
     if outcome.status == GRADED and links:  # vaecourse.nbg.droplinks removes them: defence in depth
@@ -311,19 +312,19 @@ def publish(course: Path, course_db: str, outcome: Outcome, job_dir: Path | None
     elif outcome.status == GRADED and too_big:
         outcome.status = NOT_GRADED
         outcome.reason = f"{', '.join(too_big)} over {RETURNED_LIMIT // 2**20} MB after grading: not taken back"
-    changed = tampered(course_db, job_dir / "gradebook.db", assignment) if job_dir and outcome.status == GRADED else ""
+    changed = tampered(course_db, job.gradebook, assignment) if job and outcome.status == GRADED else ""
     if changed:
         outcome.status, outcome.reason = NOT_GRADED, f"tampered ({changed})"
-    unchanged = unchanged_answers(notebook_path(course, "autograded", assignment, student), made.get("autograded"))
-    merge(course_db, outcome, job_dir / "gradebook.db" if job_dir else None, unchanged)
+    unchanged = unchanged_answers(folder.notebook(AUTOGRADED, assignment, student), made.get(AUTOGRADED))
+    merge(course_db, outcome, job.gradebook if job else None, unchanged)
     for kind in RETURNED:
-        dest = course / kind / student / assignment
+        dest = folder.folder(kind, assignment, student)
         if dest.exists():
             shutil.rmtree(dest)
         if outcome.status == GRADED and kind in made and made[kind].is_file():
             dest.mkdir(parents=True)
             shutil.copyfile(made[kind], dest / made[kind].name)
-        elif kind == "feedback":
+        elif kind == FEEDBACK:
             write_not_graded_page(course, outcome)
     write_status(course, outcome)
 

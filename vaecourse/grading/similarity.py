@@ -26,8 +26,9 @@ from pathlib import Path
 
 import nbformat
 
+from vaecourse.grading.course_folder import CourseFolder
 from vaecourse.masters import grade_id, is_answer
-from vaecourse.nbg.layout import notebook_path
+from vaecourse.nbg.layout import RELEASE, SUBMITTED
 
 NGRAM = 4
 MIN_TOKENS = 25
@@ -112,9 +113,9 @@ def answer_cells(path: Path) -> dict[str, str]:
 
 def similar_pairs(course: Path, assignment: str, students: list[str], threshold: float = THRESHOLD) -> list[Pair]:
     """Pairs of students whose submitted `assignment` has an answer cell scoring >= threshold."""
-    stubs = answer_cells(notebook_path(course, "release", assignment))
-    cells = {s: answer_cells(p) for s in students
-             if (p := notebook_path(course, "submitted", assignment, s)).is_file()}
+    folder = CourseFolder(course)
+    stubs = answer_cells(folder.notebook(RELEASE, assignment))
+    cells = {s: answer_cells(p) for s in students if (p := folder.notebook(SUBMITTED, assignment, s)).is_file()}
     pairs = []
     for first, second in itertools.combinations(sorted(cells), 2):
         found = []
