@@ -80,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def lms_titles(suffix: str = "") -> str:
     """The registered LMSs as the help texts name them: "Canvas or Moodle" ("Canvas's or Moodle's")."""
-    return " or ".join(lms.title + suffix for lms in LMS_PLATFORMS.values())
+    return " or ".join(platform.title + suffix for platform in LMS_PLATFORMS.values())
 
 
 def collect_args(p, required=True) -> None:
@@ -89,7 +89,7 @@ def collect_args(p, required=True) -> None:
                        f"or as {lms_titles()} name them (--lms)")
     group.add_argument("--folder", type=Path, help="a folder <student>/<NN_name>/<NN_name>.ipynb, or an unzipped "
                        f"{lms_titles()} download (--lms)")
-    names = "".join(f"{lms.name} ({lms.file_names}), " for lms in LMS_PLATFORMS.values())
+    names = "".join(f"{platform.name} ({platform.file_names}), " for platform in LMS_PLATFORMS.values())
     p.add_argument("--lms", choices=["auto", *LMS_PLATFORMS, "plain"], default="auto",
                    help=f"how the files are named: {names}plain (<student>_<NN_name>.ipynb, --regexp) or auto: "
                    f"{' or '.join(LMS_PLATFORMS)} when a file is named so, else plain (default: %(default)s)")
@@ -138,7 +138,8 @@ def grade_args(p) -> None:
 
 def _export(args, course: Path, db_url: str, assignments: list[str] | None = None) -> None:
     """vaecourse.grading.export with export_args's options; --assignment limits only the --csv copy."""
-    options = ExportOptions(args.lms_format, args.late_penalty, args.due, args.similarity)
+    options = ExportOptions(lms_format=args.lms_format, late_penalty=args.late_penalty, due=args.due,
+                            similarity=args.similarity)
     export(course, db_url, course / DEFAULT_CSV, course / SIMILARITY_FILE, options, args.csv, assignments)
 
 

@@ -159,8 +159,8 @@ def lms_table(rows: list[Row], people: list[Person], late: dict, percent: float,
     notebooks = sorted({r.notebook for r in rows if r.level == "notebook"})
     maxes = {r.notebook: r.max_score for r in rows if r.level == "notebook"}
     tail = ["Total", "Max total", f"Adjusted total ({policy(percent)})", "Late"]
-    points = [*(fmt(maxes[n]) for n in notebooks), fmt(sum(maxes.values())), fmt(sum(maxes.values())),
-              fmt(sum(maxes.values())), ""]
+    most = fmt(sum(maxes.values()))
+    points = [*(fmt(maxes[n]) for n in notebooks), most, most, most, ""]  # the points possible of each column
     lines = []
     for person in people:
         mine = sorted((r for r in rows if r.level == "notebook" and r.student == person.id), key=lambda r: r.notebook)
