@@ -49,8 +49,9 @@ def normalised(text: str) -> str:
 
 
 class LmsPlatform:
-    """An LMS: its download's file names and its grades import layout. Subclasses set the four names
-    and `read_name`, and either `id_columns` and `id_values` or `import_table`."""
+    """An LMS: its download's file names and its grades import layout. Subclasses set `name`, `title`
+    and `file_names` (and `in_folders` if so), `read_name`, and either `id_columns` and `id_values`
+    or `import_table`."""
     name = ""  # the value of --lms and --lms-format, and the "lms" of collect's records
     title = ""  # how messages name it
     file_names = ""  # its download's file names, for messages and help
