@@ -12,6 +12,10 @@
                                            hints, summary and problems from the gradebook
     all       --zip/--folder [--roster]    release if needed (and nbgrader_config.py), roster, collect, autograde
 
+This module parses the arguments and calls the library: vaecourse.grading (classroom, lms, runner,
+feedback, export). --lms and --lms-format offer every LMS of
+vaecourse.grading.lms_platforms.LMS_PLATFORMS, so one registered before `main` runs is offered too.
+
 The class CSV, <course>/exports/grades.csv, always holds every notebook and every student of the
 gradebook: a run limited by --assignment or --student changes only its own rows.
 
@@ -27,10 +31,13 @@ import sys
 import time
 from pathlib import Path
 
-from vaecourse.grading import classroom, lms, lms_export, similarity
+from vaecourse.grading import classroom, lms, similarity
 from vaecourse.grading.course_folder import CourseFolder
+from vaecourse.grading.export import ExportOptions, export
+from vaecourse.grading.feedback import refresh_hand_graded_feedback, regenerate_feedback
+from vaecourse.grading.lms_platforms import LMS_PLATFORMS
 from vaecourse.nbg.config import CELL_TIMEOUT_S
-from vaecourse.nbg.layout import AUTOGRADED, FEEDBACK, RELEASE, SUBMITTED
+from vaecourse.nbg.layout import RELEASE, SUBMITTED
 from vaecourse.translation.catalogs import LANGUAGES
 
 ANY_COURSE = CourseFolder("<course>")  # its paths as the help texts name them
@@ -72,16 +79,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def lms_titles(suffix: str = "") -> str:
+    """The registered LMSs as the help texts name them: "Canvas or Moodle" ("Canvas's or Moodle's")."""
+    return " or ".join(platform.title + suffix for platform in LMS_PLATFORMS.values())
+
+
 def collect_args(p, required=True) -> None:
     group = p.add_mutually_exclusive_group(required=required)
     group.add_argument("--zip", type=Path, help="an LMS download: a zip of files named <student>_<NN_name>.ipynb, "
-                       "or as Canvas or Moodle name them (--lms)")
+                       f"or as {lms_titles()} name them (--lms)")
     group.add_argument("--folder", type=Path, help="a folder <student>/<NN_name>/<NN_name>.ipynb, or an unzipped "
-                       "Canvas or Moodle download (--lms)")
-    p.add_argument("--lms", choices=["auto", *lms.FORMATS, "plain"], default="auto",
-                   help="how the files are named: canvas (login_[LATE_]userid_submissionid_file.ipynb), moodle "
-                   "(Full Name_id_assignsubmission_file_file.ipynb), plain (<student>_<NN_name>.ipynb, --regexp) "
-                   "or auto: canvas or moodle when a file is named so, else plain (default: %(default)s)")
+                       f"{lms_titles()} download (--lms)")
+    names = "".join(f"{platform.name} ({platform.file_names}), " for platform in LMS_PLATFORMS.values())
+    p.add_argument("--lms", choices=["auto", *LMS_PLATFORMS, "plain"], default="auto",
+                   help=f"how the files are named: {names}plain (<student>_<NN_name>.ipynb, --regexp) or auto: "
+                   f"{' or '.join(LMS_PLATFORMS)} when a file is named so, else plain (default: %(default)s)")
     p.add_argument("--regexp", default=classroom.DEFAULT_ZIP_REGEXP,
                    help="plain zips only: matched, like zip_collect's FileNameCollectorPlugin.named_regexp, against "
                    "a member's path once extracted, <course>/downloaded/<zip>/<member>; groups student_id and "
@@ -89,9 +101,9 @@ def collect_args(p, required=True) -> None:
 
 
 def export_args(p) -> None:
-    p.add_argument("--lms-format", choices=lms_export.FORMATS, default="canvas",
-                   help=f"layout of {ANY_COURSE.lms_grades_csv}: Canvas's or Moodle's gradebook import "
-                   "(default: %(default)s)")
+    layouts = lms_titles(suffix="'s")
+    p.add_argument("--lms-format", choices=list(LMS_PLATFORMS), default="canvas",
+                   help=f"layout of {ANY_COURSE.lms_grades_csv}: {layouts} gradebook import (default: %(default)s)")
     p.add_argument("--late-penalty", type=float, default=0.0, metavar="PERCENT_PER_DAY",
                    help="percent of a late notebook's score taken per started day late, at most 100, only in the "
                    "exports' adjusted total, never in the gradebook (default: %(default)s, lateness reported only)")
@@ -125,80 +137,11 @@ def grade_args(p) -> None:
     export_args(p)
 
 
-def export(course: Path, db_url: str, csv_path: Path | None = None, assignments: list[str] | None = None,
-           options: argparse.Namespace | None = None) -> list:
-    """Write the class CSV, <course>/exports/grades.csv: every notebook and every student of the
-    gradebook, whatever a run graded, so a partial run changes only its own rows; a copy at csv_path
-    (only `assignments`, if given); the LMS file, the summaries and the similarity hints
-    (vaecourse.grading.lms_export, similarity; `options`: export_args's); print the summary and
-    problems of the whole class."""
-    from vaecourse.grading import report, review
-
-    layout, percent, threshold = (getattr(options, "lms_format", "canvas"), getattr(options, "late_penalty", 0.0),
-                                  getattr(options, "similarity", similarity.THRESHOLD))
-    if due := getattr(options, "due", None):
-        lms_export.set_due_dates(db_url, lms_export.parse_due(due))
-    everything = report.gradebook_assignments(db_url)
-    students = classroom.students_to_grade(course, db_url)
-    rows = report.grade_rows(course, db_url, everything, students)
-    folder = CourseFolder(course)
-    report.write_csv(rows, folder.grades_csv)
-    reviews = review.review_lines(course, rows)
-    late = lms_export.write_exports(course, db_url, rows, reviews, layout, percent)
-    pairs = [p for a in everything for p in similarity.similar_pairs(course, a, students, threshold)]
-    folder.similarity.write_text(similarity.render(pairs, threshold))
-    print(report.render_report(rows, reviews + lms.late_lines(course) + lms_export.late_lines(late)))
-    print(f"\nSimilarity: {len(pairs)} pairs to review ({folder.similarity}; a hint, never a penalty)")
-    print(f"Grades CSV: {folder.grades_csv}")
-    print(f"LMS grades ({layout}, {lms_export.policy(percent)}): {folder.lms_grades_csv}; "
-          f"summaries: {folder.summaries}/<student>.txt")
-    if csv_path is not None:
-        if unknown := sorted(set(assignments or ()) - set(everything)):
-            raise classroom.CourseError(f"--assignment {' '.join(unknown)}: not in the gradebook "
-                                        f"(it holds {', '.join(everything) or 'none'})")
-        chosen = [a for a in everything if a in assignments] if assignments else everything
-        report.write_csv(rows if chosen == everything else
-                         report.grade_rows(course, db_url, chosen, students), csv_path)
-        print(f"Grades CSV ({', '.join(chosen) if chosen != everything else 'copy'}): {csv_path}")
-    return rows
-
-
-def regenerate_feedback(course: Path, db_url: str, assignments: list[str]) -> None:
-    """nbgrader generate_feedback (vaecourse/nbg/config.py: no solutions, rubrics or verdict scores shown) for every
-    graded notebook; not-graded pages kept."""
-    from vaecourse.grading.outcome import NOT_GRADED, read_status, write_not_graded_page
-
-    for assignment in assignments:
-        if any(CourseFolder(course).folder(AUTOGRADED).glob(f"*/{assignment}/{assignment}.ipynb")):
-            # nbgrader fails on an assignment nobody's notebook was autograded in (one released, not due yet)
-            classroom.run_in_course(["generate_feedback", assignment, "--force"], course, db_url)
-        for student in classroom.students_to_grade(course, db_url):
-            outcome = read_status(course, student, assignment)
-            if outcome and outcome.status == NOT_GRADED:
-                write_not_graded_page(course, outcome)
-        print(f"feedback for {assignment}: {CourseFolder(course).folder(FEEDBACK)}/<student>/{assignment}/")
-
-
-def refresh_hand_graded_feedback(course: Path, db_url: str, outcomes: list) -> int:
-    """Make again, from the course gradebook, the feedback page of every notebook just graded that
-    holds a hand grade; return how many.
-
-    A grading job makes its page from its own gradebook, which has no hand grades, so the page of a
-    written answer whose hand grade the merge kept (an unchanged answer, vaecourse.grading.merge)
-    would say "to be graded". One nbgrader generate_feedback per such notebook: regrades with hand
-    grades are few, and the other students' pages stay as they are.
-    """
-    from vaecourse.grading.outcome import GRADED
-    from vaecourse.nbg.gradebook import open_gradebook
-
-    regraded = [o for o in outcomes if o.status == GRADED and not o.kept]
-    with open_gradebook(db_url) as gb:
-        hand_graded = [(o.assignment, o.student) for o in regraded
-                       if any(grade.manual_score is not None for grade in
-                              gb.find_submission_notebook(o.assignment, o.assignment, o.student).grades)]
-    for assignment, student in hand_graded:
-        classroom.run_in_course(["generate_feedback", assignment, "--student", student, "--force"], course, db_url)
-    return len(hand_graded)
+def _export(args, course: Path, db_url: str, assignments: list[str] | None = None) -> None:
+    """vaecourse.grading.export with export_args's options; --assignment limits only the --csv copy."""
+    options = ExportOptions(lms_format=args.lms_format, late_penalty=args.late_penalty, due=args.due,
+                            similarity=args.similarity)
+    export(course, db_url, options, args.csv, assignments)
 
 
 def quiet_library_warnings() -> None:
@@ -243,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "feedback":
             regenerate_feedback(course, db_url, args.assignment or classroom.released(course))
         elif args.command == "export":
-            export(course, db_url, args.csv, args.assignment, args)
+            _export(args, course, db_url, args.assignment)
     except classroom.CourseError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -271,7 +214,7 @@ def _collect(args, course: Path, db_url: str) -> None:
     found = lms.collect(args.zip or args.folder, course, db_url, args.lms, args.regexp, is_zip=bool(args.zip))
     # collect: what was skipped and why (classroom.Collected), and what was stored (evidence)
     if found.lms != "plain":
-        print(f"collected as a {found.lms.capitalize()} download (--lms {args.lms}; README: For instructors)")
+        print(f"collected as a {LMS_PLATFORMS[found.lms].title} download (--lms {args.lms}; README: For instructors)")
     for problem in found.problems:
         print(f"warning: {problem}", file=sys.stderr)
     count = sum(len(v) for v in found.values())
@@ -314,7 +257,7 @@ def _autograde(args, course: Path, db_url: str, isolation) -> None:
         print(f"kept {kept} notebooks graded earlier from the same submitted bytes (--force grades them again)")
     if refreshed := refresh_hand_graded_feedback(course, db_url, outcomes):
         print(f"feedback made again from the gradebook for {refreshed} notebooks with hand grades")
-    export(course, db_url, args.csv, options=args)
+    _export(args, course, db_url)
 
 
 if __name__ == "__main__":

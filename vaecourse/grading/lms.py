@@ -1,38 +1,27 @@
-"""Collect an LMS download as Canvas and Moodle name its files, mapped to the roster.
-
-- Canvas ("Download Submissions"): `<login>_[LATE_]<user id>_<submission id>_<file name>`, e.g.
-  `archeralice_1001_55501_04_elbo.ipynb`; `LATE_` when Canvas counted it late; a student's
-  resubmission of a file with the same name gets `-N` before the extension (`04_elbo-1.ipynb`).
-- Moodle ("Download all submissions"): `<Full Name>_<id>_assignsubmission_file_<file name>`, e.g.
-  `Alice Archer_1001_assignsubmission_file_04_elbo.ipynb`, or a folder
-  `<Full Name>_<id>_assignsubmission_file_/` holding the file ("download submissions in folders").
+"""Collect an LMS download as the LMS names its files (`vaecourse.grading.lms_platforms`: Canvas,
+Moodle), mapped to the roster.
 
 Each file is the submission of the roster student whose `lms_id` (nbgrader's `lms_user_id`,
-imported from the roster CSV) is the file's user id, else whose name matches (Canvas: the login
-is the roster id or last name + first name; Moodle: first name + last name). The assignment is
-the file name without a resubmission suffix (`-1`, ` (1)`). The newest resubmission of each is
-collected and every older one named; a LATE file is named in the problems and recorded in
-<course>/.grading/lms/ for the grading report; every file that is skipped (unknown student,
-unreleased notebook, a name that is not the LMS's, anything collect's hardening refuses) is
-named in the problems. Nothing but the collected notebooks is written.
+imported from the roster CSV) is the file's user id, else whose name matches (the LMS's
+`roster_names`: Canvas's login is the roster id or last name + first name; Moodle's full name is
+first name + last name). The assignment is the file name without a resubmission suffix (`-1`,
+` (1)`). The newest resubmission of each is collected and every older one named; a LATE file is
+named in the problems and recorded in <course>/.grading/lms/ for the grading report; every file
+that is skipped (unknown student, unreleased notebook, a name that is not the LMS's, anything
+collect's hardening refuses) is named in the problems. Nothing but the collected notebooks is written.
 """
 import json
 import re
-import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from vaecourse.grading import classroom
 from vaecourse.grading.course_folder import CourseFolder
+from vaecourse.grading.lms_platforms import LMS_PLATFORMS, LmsPlatform, Person, normalised, title_of
 from vaecourse.nbg.gradebook import open_gradebook
 
-FORMATS = ("canvas", "moodle")
-CANVAS = re.compile(r"^(?P<login>[^_/]+)_(?P<late>LATE_)?(?P<user_id>\d+)_(?P<submission_id>\d+)_(?P<file>[^/]+)$")
-MOODLE = re.compile(r"^(?P<name>[^_/]+)_(?P<user_id>\d+)_assignsubmission_file_/?(?P<file>[^/]+)$")
 RESUBMISSION = re.compile(r"^(?P<base>.+?)(?:-(?P<dash>\d+)| \((?P<paren>\d+)\))?$")
-NAMES = {"canvas": "login_[LATE_]userid_submissionid_file.ipynb",
-         "moodle": "Full Name_id_assignsubmission_file_file.ipynb"}
 
 
 @dataclass
@@ -41,32 +30,27 @@ class File:
     where: str  # how the problems name it
     name: str  # its name in the download
     user_id: str
-    who: str  # the LMS's login (Canvas) or full name (Moodle)
+    who: str  # the LMS's name of the student: login (Canvas), full name (Moodle)
     assignment: str
     resubmission: int  # 0 for the first file, N for -N
-    order: int  # Canvas's submission id (newer is larger), else 0
+    order: int  # newer is larger (Canvas's submission id), else 0
     late: bool
     data: bytes
 
 
 def detect(names: list[str]) -> str:
-    """'moodle' or 'canvas' when a file is named as that LMS names them, else 'plain'."""
-    if any(MOODLE.match(_tail(name)) for name in names):
-        return "moodle"
-    if any(CANVAS.match(Path(name).name) for name in names):
-        return "canvas"
+    """The name of the LMS that names a file as it names them, else 'plain'. The LMSs that name their
+    submission folders are asked first: a file in such a folder may look like another LMS's file."""
+    for lms in sorted(LMS_PLATFORMS.values(), key=lambda lms: not lms.in_folders):
+        if any(lms.read_name(name) for name in names):
+            return lms.name
     return "plain"
-
-
-def _tail(name: str) -> str:
-    """The last two parts of a path (Moodle's folder and file), or the name."""
-    return "/".join(name.split("/")[-2:])
 
 
 def collect(source: Path, course: Path, db_url: str, lms: str = "auto",
             regexp: str = classroom.DEFAULT_ZIP_REGEXP, is_zip: bool = True) -> classroom.Collected:
-    """Collect a zip (is_zip) or folder: as the LMS names its files (`lms` canvas or moodle, or auto:
-    `detect`), else as classroom.collect_zip / collect_folder do. The result's `lms` says which."""
+    """Collect a zip (is_zip) or folder: as the LMS names its files (`lms` a name of LMS_PLATFORMS, or
+    auto: `detect`), else as classroom.collect_zip / collect_folder do. The result's `lms` says which."""
     source, course = Path(source), Path(course)
     if lms == "auto":
         lms = "plain" if regexp != classroom.DEFAULT_ZIP_REGEXP else detect(_names(source, is_zip))
@@ -76,8 +60,10 @@ def collect(source: Path, course: Path, db_url: str, lms: str = "auto",
     else:
         result = classroom.Collected()
         entries = _zip_entries(source, result.problems) if is_zip else _folder_entries(source, result.problems)
-        files = [f for name, where, data in entries if (f := _parse(lms, name, where, data, course, result.problems))]
-        _store(files, course, _roster(db_url, lms), lms, result)
+        platform = LMS_PLATFORMS[lms]
+        files = [f for name, where, data in entries
+                 if (f := _parse(platform, name, where, data, course, result.problems))]
+        _store(files, course, _roster(db_url, platform), platform, result)
     result.lms = lms
     return result
 
@@ -147,38 +133,18 @@ def _folder_entries(folder: Path, problems: list[str]) -> list[tuple[str, str, b
     return entries
 
 
-def _parse(lms: str, name: str, where: str, data: bytes, course: Path, problems: list[str]) -> File | None:
+def _parse(lms: LmsPlatform, name: str, where: str, data: bytes, course: Path, problems: list[str]) -> File | None:
     """The File a download's file names; None (and why in `problems`) if it names none we can grade."""
-    match = (MOODLE.match(_tail(name)) if lms == "moodle" else CANVAS.match(Path(name).name))
-    if not match:
-        problems.append(f"skipped {where}: not named as {lms.capitalize()} names submissions ({NAMES[lms]})")
+    named = lms.read_name(name)
+    if not named:
+        problems.append(f"skipped {where}: not named as {lms.title} names submissions ({lms.file_names})")
         return None
-    stem = match.group("file").removesuffix(".ipynb")
-    parts = RESUBMISSION.match(stem)
+    parts = RESUBMISSION.match(named.file.removesuffix(".ipynb"))
     assignment, number = parts.group("base"), int(parts.group("dash") or parts.group("paren") or 0)
     if assignment not in classroom.released(course):
-        problems.append(f"skipped {where}: no released assignment {assignment!r} (its file name is "
-                        f"{match.group('file')!r})")
+        problems.append(f"skipped {where}: no released assignment {assignment!r} (its file name is {named.file!r})")
         return None
-    fields = match.groupdict()
-    return File(where, name, fields["user_id"], fields.get("login") or fields.get("name"), assignment, number,
-                int(fields.get("submission_id") or 0), bool(fields.get("late")), data)
-
-
-def normalised(text: str) -> str:
-    """Lower-case letters and digits only, accents dropped: how Canvas writes a login from a name."""
-    text = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in text.lower() if ch.isalnum() and not unicodedata.combining(ch))
-
-
-@dataclass
-class Person:
-    """A roster student as the gradebook holds them ("" where the roster had nothing)."""
-    id: str
-    first_name: str
-    last_name: str
-    email: str
-    lms_id: str
+    return File(where, name, named.user_id, named.who, assignment, number, named.order, named.late, data)
 
 
 def roster_people(db_url: str) -> dict[str, Person]:
@@ -188,17 +154,16 @@ def roster_people(db_url: str) -> dict[str, Person]:
                 for s in gb.students}
 
 
-def _roster(db_url: str, lms: str) -> list[tuple[str, str, set[str]]]:
+def _roster(db_url: str, lms: LmsPlatform) -> list[tuple[str, str, set[str]]]:
     """(student id, lms_user_id, the names the LMS may write for them) of every roster student."""
-    students = [(p.id, p.lms_id, p.first_name, p.last_name) for p in roster_people(db_url).values()]
-    if not students:
-        raise classroom.CourseError(f"{lms.capitalize()} file names carry the LMS's ids and names, not your "
+    people = roster_people(db_url).values()
+    if not people:
+        raise classroom.CourseError(f"{lms.title} file names carry the LMS's ids and names, not your "
                                     "student ids: import a roster first (`roster roster.csv`, with a column lms_id)")
-    return [(sid, lms_id, {normalised(sid), normalised(last + first) if lms == "canvas" else normalised(first + last)}
-             - {""}) for sid, lms_id, first, last in students]
+    return [(person.id, person.lms_id, lms.roster_names(person)) for person in people]
 
 
-def match_student(file: File, roster: list[tuple[str, str, set[str]]], lms: str) -> tuple[str | None, str]:
+def match_student(file: File, roster: list[tuple[str, str, set[str]]], lms: LmsPlatform) -> tuple[str | None, str]:
     """(roster id, '') of the file's student, or (None, why not): by lms_id, else by name among the
     students without an lms_id."""
     found = [sid for sid, lms_id, _ in roster if lms_id and lms_id == file.user_id]
@@ -206,14 +171,14 @@ def match_student(file: File, roster: list[tuple[str, str, set[str]]], lms: str)
         found = [sid for sid, lms_id, names in roster if not lms_id and normalised(file.who) in names]
     if len(found) == 1:
         return found[0], ""
-    who = f"{lms.capitalize()} user {file.user_id} ({file.who})"
+    who = f"{lms.title} user {file.user_id} ({file.who})"
     if found:
         return None, f"{who} matches several roster students ({', '.join(found)}): give each an lms_id"
     return None, (f"{who} is not on the roster: add them (or their lms_id {file.user_id}) to the roster CSV, "
                   "import it and collect again")
 
 
-def _store(files: list[File], course: Path, roster, lms: str, result: classroom.Collected) -> None:
+def _store(files: list[File], course: Path, roster, lms: LmsPlatform, result: classroom.Collected) -> None:
     """Store the newest file of each (student, assignment); name the older, the late and the unknown."""
     from vaecourse.grading import evidence
 
@@ -231,21 +196,17 @@ def _store(files: list[File], course: Path, roster, lms: str, result: classroom.
             result.problems.append(f"{student}/{assignment}: older submission {older.where} not collected "
                                    f"(the newest is {newest.name})")
         if newest.late:
-            result.problems.append(f"{student}/{assignment}: LATE ({lms.capitalize()} marks {newest.name} late)")
+            result.problems.append(f"{student}/{assignment}: LATE ({lms.title} marks {newest.name} late)")
         result.add(student, assignment, evidence.store(course, student, assignment,
                                                        {f"{assignment}.ipynb": newest.data}, newest.where))
-        record = record_path(course, student, assignment)
+        record = CourseFolder(course).lms_record(student, assignment)
         record.parent.mkdir(parents=True, exist_ok=True)
-        record.write_text(json.dumps({"lms": lms, "file": newest.name, "late": newest.late}, indent=1) + "\n")
-
-
-def record_path(course: Path, student: str, assignment: str) -> Path:
-    return CourseFolder(course).lms_record(student, assignment)
+        record.write_text(json.dumps({"lms": lms.name, "file": newest.name, "late": newest.late}, indent=1) + "\n")
 
 
 def marked_late(course: Path, student: str, assignment: str) -> bool:
     """Whether the LMS marked this collected submission LATE."""
-    path = record_path(course, student, assignment)
+    path = CourseFolder(course).lms_record(student, assignment)
     return path.is_file() and bool(json.loads(path.read_text()).get("late"))
 
 
@@ -256,6 +217,6 @@ def late_lines(course: Path) -> list[str]:
     for path in sorted(root.glob("*/*.json")) if root.is_dir() else []:
         record = json.loads(path.read_text())
         if record.get("late"):
-            lines.append(f"{path.parent.name} / {path.stem}: submitted LATE ({record.get('lms', 'LMS').capitalize()} "
+            lines.append(f"{path.parent.name} / {path.stem}: submitted LATE ({title_of(record.get('lms', 'LMS'))} "
                          f"file {record.get('file')})")
     return lines

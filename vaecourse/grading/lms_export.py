@@ -3,17 +3,10 @@ one summary per student, and lateness with an optional penalty (never written in
 
 <course>/exports/lms_grades.csv, one row per roster student, one column per notebook (its score;
 empty when there is no submission or the notebook could not be graded, never 0), then `Total`,
-`Max total`, `Adjusted total (...)` (the late penalty applied, the policy in its header) and `Late`:
-
-- canvas (default): Canvas's "Import grades in the Gradebook" layout
-  (https://community.canvaslms.com/t5/Instructor-Guide/How-do-I-import-grades-in-the-Gradebook/ta-p/807):
-  `Student` ("Last, First"), `ID` (the roster's lms_id: Canvas's user id), `SIS User ID` (the student
-  id), `SIS Login ID` (the roster's email), `Section`, one column per assignment, and "Points
-  Possible" as the first data row. Canvas offers to create or ignore columns it does not know
-  (Total, Max total, Adjusted total, Late): choose "ignore" unless you want them as assignments.
-- moodle: Moodle's "Grade import" CSV (https://docs.moodle.org/en/Grade_import): `Email address`
-  (map it to the user's email), `First name`, `Last name`, `ID number` (the student id), `LMS id`,
-  then one column per grade item; map each notebook's column to its grade item.
+`Max total`, `Adjusted total (...)` (the late penalty applied, the policy in its header) and `Late`,
+in the layout of the grades import of the LMS that `--lms-format` names (a name of
+`vaecourse.grading.lms_platforms.LMS_PLATFORMS`, whose class documents its layout): canvas (the
+default), Canvas's "Import grades in the Gradebook"; moodle, Moodle's "Grade import" CSV.
 
 Lateness (`lateness`): the due date is nbgrader's `duedate` of the assignment in the gradebook
 (`--due NOTEBOOK=ISO-DATE` sets it, `set_due_dates`), the submission time nbgrader's timestamp
@@ -37,7 +30,7 @@ import nbformat
 
 from vaecourse.grading import classroom, lms
 from vaecourse.grading.course_folder import CourseFolder
-from vaecourse.grading.lms import Person
+from vaecourse.grading.lms_platforms import LMS_PLATFORMS, Person
 from vaecourse.grading.outcome import NOT_GRADED
 from vaecourse.grading.report import NEEDS_MANUAL, NOT_RUN, Row, fmt
 from vaecourse.masters import grade_id
@@ -45,7 +38,6 @@ from vaecourse.nbg.gradebook import open_gradebook
 from vaecourse.nbg.layout import AUTOGRADED, SUBMITTED
 from vaecourse.verdicts.record import CellResult, is_result_output
 
-FORMATS = ("canvas", "moodle")
 DAY_S = 86400
 
 
@@ -162,26 +154,18 @@ def student_line(person: Person, notebooks: list[Row], late: dict, percent: floa
 
 
 def lms_table(rows: list[Row], people: list[Person], late: dict, percent: float, layout: str) -> list[list[str]]:
-    """The LMS file's rows, header first, in the `layout` (canvas or moodle) of the module doc."""
+    """The LMS file's rows, header first, in the import layout of the LMS named `layout` (the module doc)."""
     notebooks = sorted({r.notebook for r in rows if r.level == "notebook"})
     maxes = {r.notebook: r.max_score for r in rows if r.level == "notebook"}
     tail = ["Total", "Max total", f"Adjusted total ({policy(percent)})", "Late"]
-    if layout == "canvas":
-        table = [["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *notebooks, *tail],
-                 ["Points Possible", "", "", "", "", *(fmt(maxes[n]) for n in notebooks),
-                  fmt(sum(maxes.values())), fmt(sum(maxes.values())), fmt(sum(maxes.values())), ""]]
-    else:
-        table = [["Email address", "First name", "Last name", "ID number", "LMS id", *notebooks, *tail]]
+    most = fmt(sum(maxes.values()))
+    points = [*(fmt(maxes[n]) for n in notebooks), most, most, most, ""]  # the points possible of each column
+    lines = []
     for person in people:
         mine = sorted((r for r in rows if r.level == "notebook" and r.student == person.id), key=lambda r: r.notebook)
         line = student_line(person, mine, late, percent)
-        values = [*line["scores"], line["total"], line["max"], line["adjusted"], line["late"]]
-        if layout == "canvas":
-            name = ", ".join(part for part in (person.last_name, person.first_name) if part) or person.id
-            table.append([name, person.lms_id, person.id, person.email, "", *values])
-        else:
-            table.append([person.email, person.first_name, person.last_name, person.id, person.lms_id, *values])
-    return table
+        lines.append((person, [*line["scores"], line["total"], line["max"], line["adjusted"], line["late"]]))
+    return LMS_PLATFORMS[layout].import_table([*notebooks, *tail], points, lines)
 
 
 def write_table(table: list[list[str]], path: Path) -> None:
@@ -249,8 +233,8 @@ def summary_text(person: Person, rows: list[Row], late: dict, percent: float, fl
 def write_exports(course: Path, db_url: str, rows: list[Row], reviews: list[str], layout: str = "canvas",
                   percent: float = 0.0) -> dict:
     """The LMS file and the summaries of every student of `rows`; returns their lateness by (student, notebook)."""
-    if layout not in FORMATS:
-        raise classroom.CourseError(f"--lms-format {layout}: one of {', '.join(FORMATS)}")
+    if layout not in LMS_PLATFORMS:
+        raise classroom.CourseError(f"--lms-format {layout}: one of {', '.join(LMS_PLATFORMS)}")
     if not 0 <= percent <= 100:
         raise classroom.CourseError(f"--late-penalty {percent:g}: a percentage per day, 0 to 100")
     course = Path(course)
