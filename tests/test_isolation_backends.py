@@ -2,18 +2,18 @@
 
 `ToyIsolation` isolates nothing: it runs the kernel under `env -i` with the kernel's environment
 (vaecourse.sandbox.kernel_env) plus TOY_ISOLATION=1, and appends every command it wraps to a file.
-It is handed to the grading command's own code (vaecourse.grading.runner.grade_class), whose
-jobs run in processes of their own (vaecourse/grading/jobs.py): the JobSpec carries the backend
-there (unpickling it imports this module, which registers it: tests/ is on the job server's sys.path),
-and the kernel manager rebuilds it from its record. The perfect 01_mnist submission must
-get its full score from a kernel started through the toy backend, and the grader's words about
-its isolation must name it. Budget (tests/budgets.toml): 95 s (62 s measured), nearly all of it the one grading.
+The grading command is told to use it as an instructor would name a backend of their own,
+`autograde --isolation test_isolation_backends.ToyIsolation` (its import path), and its jobs run in
+processes of their own (vaecourse/grading/jobs.py): the JobSpec carries the backend there (unpickling
+it imports this module, which registers it: tests/ is on the job server's sys.path), and the kernel
+manager rebuilds it from its record. The perfect 01_mnist submission must get its full score from a
+kernel started through the toy backend, and the grader's words about its isolation must name it. Budget (tests/budgets.toml): 95 s (62 s measured), nearly all of it the one grading.
 """
 import dataclasses
 import json
+import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import ClassVar
 
 import nbformat
@@ -21,7 +21,8 @@ import pytest
 from harness import grading_env
 from simulated_class import filled, points_of_tests
 
-from vaecourse.isolation import BACKENDS, IsolationBackend, NoIsolation, isolation_from_record, register_backend
+from vaecourse.isolation import (BACKENDS, IsolationBackend, NoIsolation, backend_named, isolation_from_record,
+                                 register_backend)
 from vaecourse.sandbox import kernel_env
 
 NB = "01_mnist"
@@ -35,6 +36,10 @@ class ToyIsolation(IsolationBackend):
 
     log: str
     name: ClassVar[str] = "toy"
+
+    @classmethod
+    def on_this_machine(cls) -> "ToyIsolation":
+        return cls(os.environ["TOY_ISOLATION_LOG"])  # what `--isolation` builds: the test says where to log
 
     @property
     def available(self) -> bool:
@@ -60,6 +65,16 @@ def test_a_record_names_its_backend_and_brings_it_back(tmp_path):
         isolation_from_record({"backend": "nowhere"})
 
 
+def test_the_grading_command_names_a_backend_by_name_or_import_path():
+    assert backend_named("bubblewrap").__name__ == "Bubblewrap" and backend_named("none") is NoIsolation
+    assert backend_named(f"{__name__}.ToyIsolation") is ToyIsolation
+    with pytest.raises(ValueError, match=r"--isolation docker: no such isolation backend \(registered: .*bubblewrap"):
+        backend_named("docker")
+    with pytest.raises(ValueError, match="kernel_env in vaecourse.sandbox is not an isolation backend"):
+        backend_named("vaecourse.sandbox.kernel_env")
+    assert NoIsolation.on_this_machine().describe().startswith("no sandbox (--isolation none)")
+
+
 def test_the_factory_imports_the_module_a_record_names():
     """A job process that has not imported a backend's module yet gets it from the record."""
     code = ("import sys\nfrom vaecourse.isolation import isolation_from_record\n"
@@ -72,9 +87,8 @@ def test_the_factory_imports_the_module_a_record_names():
 
 
 @pytest.mark.slow
-def test_a_submission_is_graded_through_a_registered_toy_backend(tmp_path, offline_data, monkeypatch):
+def test_a_submission_is_graded_through_a_registered_toy_backend(tmp_path, offline_data, monkeypatch, capsys):
     from vaecourse import grade
-    from vaecourse.grading import runner
     from vaecourse.grading.course_folder import CourseFolder
     from vaecourse.nbg.gradebook import open_gradebook
     from vaecourse.nbg.layout import notebook_path
@@ -88,15 +102,16 @@ def test_a_submission_is_graded_through_a_registered_toy_backend(tmp_path, offli
     nbformat.write(nb, submissions / "perfect" / NB / f"{NB}.ipynb")
     assert grade.main(["--course", str(course), "release", NB]) == 0
     assert grade.main(["--course", str(course), "collect", "--folder", str(submissions)]) == 0
-    toy = ToyIsolation(str(tmp_path / "wrapped.jsonl"))
+    monkeypatch.setenv("TOY_ISOLATION_LOG", str(tmp_path / "wrapped.jsonl"))
+    capsys.readouterr()
 
-    [outcome] = runner.grade_class(course, f"sqlite:///{course / 'gradebook.db'}", [NB], ["perfect"],
-                                   time_limit=300, progress=False, isolation=toy)
-    assert (outcome.status, outcome.reason) == ("graded", ""), outcome
+    assert grade.main(["--course", str(course), "autograde", "--isolation", f"{__name__}.ToyIsolation",
+                       "--time-limit", "300", "--no-progress"]) == 0
+    assert f"isolation: {TOY_WORDS}\n" in capsys.readouterr().out
     with open_gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         assert gb.find_submission_notebook(NB, NB, "perfect").score == sum(points_of_tests(NB).values())
     autograded = nbformat.read(notebook_path(course, "autograded", NB, "perfect"), as_version=4)
     assert autograded.cells[-1].outputs[0].text == "TOY_ISOLATION = 1\n"  # the kernel ran through the toy
-    wrapped = [json.loads(line) for line in Path(toy.log).read_text().splitlines()]
+    wrapped = [json.loads(line) for line in (tmp_path / "wrapped.jsonl").read_text().splitlines()]
     assert [c for c in wrapped if "ipykernel_launcher" in " ".join(c)], wrapped  # wrapped in the job process
     assert CourseFolder(course).isolation_note.read_text() == TOY_WORDS + "\n"

@@ -124,6 +124,9 @@ def grade_args(p) -> None:
                    "notebook graded earlier from the same submitted bytes is kept, so a stopped run goes on where it stopped)")
     p.add_argument("--no-sandbox", action="store_true", help="run student code without the bubblewrap sandbox "
                    "(default: off; only for trusted code: it can then read the solutions and the verdicts' key and change the gradebook)")
+    p.add_argument("--isolation", default="bubblewrap", metavar="BACKEND",
+                   help="what the students' kernels run in: a registered isolation backend (bubblewrap, none) or "
+                   "the import path of one, package.module.ClassName (vaecourse/isolation.py; default: %(default)s)")
     p.add_argument("--dask", metavar="ADDRESS", help="grade on a Dask cluster instead: a scheduler (tcp://host:8786) "
                    "or local:N (a LocalCluster of N single-threaded workers); results equal a serial run "
                    "(default: none, this machine with --jobs)")
@@ -197,10 +200,14 @@ def _preflight(args):
     """What every grading job needs (vaecourse.grading.runner.preflight): the sandbox's isolation backend
     (vaecourse.isolation), or CourseError."""
     from vaecourse.grading.runner import preflight
-    from vaecourse.isolation import NoIsolation
+    from vaecourse.isolation import NoIsolation, backend_named
 
-    isolation = preflight(sandbox=not args.no_sandbox, data_required=not args.dask)
-    return NoIsolation("--no-sandbox") if args.no_sandbox else isolation
+    try:
+        backend = NoIsolation if args.no_sandbox else backend_named(args.isolation)
+    except ValueError as error:
+        raise classroom.CourseError(str(error)) from None
+    isolation = NoIsolation("--no-sandbox") if args.no_sandbox else backend.on_this_machine()
+    return preflight(isolation, data_required=not args.dask, unisolated=backend is NoIsolation)
 
 
 def _write_config(course: Path, db: str | None) -> None:

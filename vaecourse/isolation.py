@@ -24,9 +24,10 @@ it with `isolation_from_record`, which imports that module if the name is not re
 Backends here: `NoIsolation(reason)`, the honest "no sandbox" (`--no-sandbox`, or what `probe()`
 answers on a machine that cannot give one), and `vaecourse.sandbox.Bubblewrap`, the course's
 sandbox. A new one (a container runtime, say) is one class: subclass `IsolationBackend` as a
-frozen dataclass, decorate it with `@register_backend`, and hand an instance to
-`vaecourse.grading.runner.grade_class(isolation=...)`; tests/test_isolation_backends.py does so
-with a toy backend.
+frozen dataclass, decorate it with `@register_backend`, and grade with it: `python -m vaecourse.grade
+autograde --isolation package.module.ClassName` (the import path, as nbgrader names its plugins; a
+registered name once its module is imported), or `grade_class(isolation=...)` from Python;
+tests/test_isolation_backends.py does both with a toy backend.
 """
 from __future__ import annotations
 
@@ -86,6 +87,13 @@ class IsolationBackend(abc.ABC):
         return {"backend": self.name, "module": type(self).__module__, **dataclasses.asdict(self)}
 
     @classmethod
+    def on_this_machine(cls) -> IsolationBackend:
+        """The backend as this machine gives it, for `--isolation NAME`: by default the class with its
+        defaults; a backend that probes the machine (Bubblewrap) answers what the probe found, which may be
+        unavailable (its `describe()` then says why)."""
+        return cls()
+
+    @classmethod
     def from_record(cls, fields: dict) -> IsolationBackend:
         """The backend from its record's fields (what `record()` wrote besides backend and module)."""
         return cls(**fields)
@@ -95,6 +103,23 @@ def register_backend(cls: type[IsolationBackend]) -> type[IsolationBackend]:
     """Class decorator: make `cls` the backend of its `name`."""
     BACKENDS[cls.name] = cls
     return cls
+
+
+def backend_named(name: str) -> type[IsolationBackend]:
+    """The backend class `--isolation` names: a registered name, or the import path of a class
+    (`package.module.ClassName`, nbgrader's way of naming a plugin), which is imported (and registers)."""
+    importlib.import_module("vaecourse.sandbox")  # the course's own backends register on import
+    if name not in BACKENDS and "." in name:
+        module, _, attribute = name.rpartition(".")
+        cls = getattr(importlib.import_module(module), attribute, None)
+        if isinstance(cls, type) and issubclass(cls, IsolationBackend):
+            return cls
+        raise ValueError(f"--isolation {name}: {attribute} in {module} is not an isolation backend "
+                         "(a subclass of vaecourse.isolation.IsolationBackend)")
+    if name not in BACKENDS:
+        raise ValueError(f"--isolation {name}: no such isolation backend (registered: {', '.join(sorted(BACKENDS))}; "
+                         "or the import path of a class, package.module.ClassName)")
+    return BACKENDS[name]
 
 
 def isolation_from_record(record: dict) -> IsolationBackend:
@@ -126,3 +151,7 @@ class NoIsolation(IsolationBackend):
 
     def wrap(self, command, *, writable, cwd, read_only=(), env=None) -> list[str]:
         raise RuntimeError(f"no sandbox: {self.describe()}")
+
+    @classmethod
+    def on_this_machine(cls) -> IsolationBackend:
+        return cls("--isolation none")
