@@ -1,7 +1,8 @@
 """The grades of the simulated class, to compare two versions of the grader.
 
-    python benchmarks/class_grades.py OUT.json [--notebooks 01_mnist ...] [--jobs 2] [--key HEX]
+    python benchmarks/class_grades.py OUT.json [--notebooks 01_mnist ...] [--jobs 2] [--key HEX] [--keep DIR] [--data DIR]
     python benchmarks/class_grades.py --compare BEFORE.json AFTER.json
+    python benchmarks/class_grades.py --diff-folders BEFORE_DIR AFTER_DIR   # two --keep folders
 
 Writes the simulated class of tests/simulated_class.py (perfect, blank, broken and hostile
 submissions of each notebook), grades it with the grading command (sandbox on) in a temporary
@@ -11,7 +12,11 @@ lost; and the sha256 of every file grading wrote that a person reads (each autog
 without Jupyter's execution times, each feedback page, and everything under exports/, written once
 per LMS layout: `export --lms-format canvas`, then moodle). `--compare` prints every difference
 between two such files and exits 1 if there is one.
-Run it from the checkout whose grader you measure (PYTHONPATH=that checkout).
+Run it from the checkout whose grader you measure (PYTHONPATH=that checkout), both runs with the same
+`--data` (the notebooks print the data folder). Two runs of the same grader still differ where a
+notebook prints the seconds it took (07's training, `(3 s)`): with `--keep`, `--diff-folders` lists
+every line that differs between two runs' files, its digits written N, so that such lines can be told
+from a change.
 """
 import argparse
 import csv
@@ -30,15 +35,17 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_KEY = "5" * 64  # any fixed key: the same in both runs
 
 
-def grade(out: Path, notebooks: list[str], jobs: int, key: str) -> None:
+def grade(out: Path, notebooks: list[str], jobs: int, key: str, keep: Path | None = None,
+          data: Path | None = None) -> None:
     from simulated_class import write_class
 
     from vaecourse.grading.course_folder import CourseFolder
     from vaecourse.nbg.run import tool_env
 
-    env = tool_env({"VAE_COURSE_DATA": str(ROOT / "data")})
+    env = tool_env({"VAE_COURSE_DATA": str(data or ROOT / "data")})
     env.pop("NBGRADER_EXECUTION", None)
     with tempfile.TemporaryDirectory(prefix="class-grades-") as tmp:
+        tmp = keep or tmp  # --keep: the class and course folder stay, to diff two runs file by file
         tmp = Path(tmp)
         write_class(tmp / "class", notebooks)
         course = tmp / "course"
@@ -100,19 +107,44 @@ def compare(before: Path, after: Path) -> int:
     return 1 if differences else 0
 
 
+def diff_folders(before: Path, after: Path) -> int:
+    """Each line that differs between the files of two kept runs (digits as N), with how many files hold it."""
+    import difflib
+    import re
+    from collections import Counter
+
+    from harness import graded_outputs
+
+    a, b = graded_outputs(before / "course"), graded_outputs(after / "course")
+    changed, lines = sorted(path for path in set(a) | set(b) if a.get(path) != b.get(path)), Counter()
+    for path in changed:
+        diff = difflib.unified_diff(a.get(path, "").splitlines(), b.get(path, "").splitlines(), lineterm="", n=0)
+        lines.update({re.sub(r"\d+", "N", line[1:]).strip() for line in diff
+                      if line[:1] in "+-" and not line.startswith(("+++", "---"))})
+    print(f"{len(changed)} of {len(set(a) | set(b))} files differ; the lines that differ (digits as N), "
+          "and in how many files:")
+    print("\n".join(f"{count:5d}  {line}" for line, count in lines.most_common()) or "  none")
+    return 1 if changed else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", nargs="?", type=Path)
     parser.add_argument("--notebooks", nargs="+", default=None)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--key", default=DEFAULT_KEY)
+    parser.add_argument("--data", type=Path, help="the MNIST folder (default: data/ here); give two runs the same one")
+    parser.add_argument("--keep", type=Path, help="grade in this (new) folder and leave it there")
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))
+    parser.add_argument("--diff-folders", nargs=2, type=Path, metavar=("BEFORE_DIR", "AFTER_DIR"))
     args = parser.parse_args()
     if args.compare:
         return compare(*args.compare)
+    if args.diff_folders:
+        return diff_folders(*args.diff_folders)
     from vaecourse.masters import master_paths
 
-    grade(args.out, args.notebooks or [p.stem for p in master_paths()], args.jobs, args.key)
+    grade(args.out, args.notebooks or [p.stem for p in master_paths()], args.jobs, args.key, args.keep, args.data)
     return 0
 
 
