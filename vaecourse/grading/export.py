@@ -32,21 +32,20 @@ def export(course: Path, db_url: str, options: ExportOptions | None = None, csv_
     returns the class's rows."""
     options = options or ExportOptions()
     folder = CourseFolder(course)
-    grades_csv, similarity_file = folder.grades_csv, folder.similarity
     layout, percent = options.lms_format, options.late_penalty
     if options.due:
         lms_export.set_due_dates(db_url, lms_export.parse_due(options.due))
     everything = report.gradebook_assignments(db_url)
     students = classroom.students_to_grade(course, db_url)
     rows = report.grade_rows(course, db_url, everything, students)
-    report.write_csv(rows, grades_csv)
+    report.write_csv(rows, folder.grades_csv)
     reviews = review.review_lines(course, rows)
     late = lms_export.write_exports(course, db_url, rows, reviews, layout, percent)
     pairs = [p for a in everything for p in similarity.similar_pairs(course, a, students, options.similarity)]
-    similarity_file.write_text(similarity.render(pairs, options.similarity))
+    folder.similarity.write_text(similarity.render(pairs, options.similarity))
     print(report.render_report(rows, reviews + lms.late_lines(course) + lms_export.late_lines(late)))
-    print(f"\nSimilarity: {len(pairs)} pairs to review ({similarity_file}; a hint, never a penalty)")
-    print(f"Grades CSV: {grades_csv}")
+    print(f"\nSimilarity: {len(pairs)} pairs to review ({folder.similarity}; a hint, never a penalty)")
+    print(f"Grades CSV: {folder.grades_csv}")
     print(f"LMS grades ({layout}, {lms_export.policy(percent)}): {folder.lms_grades_csv}; "
           f"summaries: {folder.summaries}/<student>.txt")
     if csv_copy is not None:

@@ -186,10 +186,9 @@ def failure_messages(course: Path, student: str, assignment: str) -> dict[str, s
     out = {}
     for cell in nb.cells:
         for output in cell.get("outputs", []) if grade_id(cell) else []:
-            if is_result_output(output):
-                if result := CellResult.from_output(output):
-                    if why := result.why_lost():
-                        out[grade_id(cell)] = why
+            if is_result_output(output):  # the cell's result: the first output, and the only one read
+                if why := (CellResult.from_output(output) or CellResult(())).why_lost():
+                    out[grade_id(cell)] = why
                 break
             if output.get("output_type") == "error":
                 first = (str(output.get("evalue", "")).strip().splitlines() or [""])[0]

@@ -151,11 +151,11 @@ def data_problem(folder: Path, where: str) -> str:
     return f"MNIST, which every grading job needs: {what} (looked in {folder}; {where}).\n  {DATA_HELP}"
 
 
-def preflight(isolation=None, env: dict | None = None, data_required: bool = True, unisolated: bool = False):
+def preflight(isolation, env: dict | None = None, data_required: bool = True, unisolated: bool = False):
     """Check, before anything is graded, what every job needs: the MNIST folder (`data_problem`) and
-    an isolation backend that is available (`isolation`, vaecourse.isolation; None: the sandbox
-    vaecourse.sandbox.probe finds), unless grading `unisolated` was chosen (--no-sandbox, --isolation
-    none). Return the backend; raise one CourseError naming every problem otherwise.
+    an isolation backend that is available (`isolation`, vaecourse.isolation: what `--isolation` built),
+    unless grading `unisolated` was chosen (--no-sandbox, --isolation none). Return the backend; raise
+    one CourseError naming every problem otherwise.
     data_required: False only where the jobs find their data elsewhere (Dask workers with their own
     VAE_COURSE_DATA): a data problem is then printed as a warning.
     """
@@ -165,10 +165,6 @@ def preflight(isolation=None, env: dict | None = None, data_required: bool = Tru
             problems.append(why)
         else:
             print(f"warning (the workers must have it): {why}")
-    if isolation is None:
-        from vaecourse.sandbox import probe
-
-        isolation = probe()
     if not isolation.available and not unisolated:
         problems.append(sandbox_problem(isolation))
     if problems:
